@@ -1,0 +1,111 @@
+/**
+ * `npx lab <command>`: the lab's own CLI.
+ *
+ *   lab up [--brokers N]   start the native cluster (or reuse a healthy one) and leave it running
+ *   lab down               stop every process the lab started; no process and no bound port remain
+ *   lab status             processes, endpoints, health
+ *   lab logs <proc> [-n N] last lines of a process's log (broker-1, controller, mysql, redis, registry, toxiproxy)
+ *   lab env                the environment descriptor as JSON (endpoints for your own tools)
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { clusterProblems, describeProcesses, downLocalCluster, readDescriptor, tailLog, upLocalCluster } from './infra/local/cluster.ts';
+import { repoRoot } from './infra/paths.ts';
+import { MissingPrerequisiteError } from './infra/prerequisites.ts';
+
+const usage = `usage: npx lab <up [--brokers N] | down | status | logs <process> [-n N] | env>`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { brokers: { type: 'string' }, n: { type: 'string', short: 'n' }, quiet: { type: 'boolean' } },
+  });
+  const say = values.quiet ? () => undefined : (line: string) => console.log(line);
+  switch (command) {
+    case 'up': {
+      const started = Date.now();
+      // Ctrl-C while starting: stop what was started so far instead of leaving half a cluster.
+      const interrupt = async () => {
+        console.error('\ninterrupted: stopping what was started');
+        await downLocalCluster(say);
+        process.exit(130);
+      };
+      process.once('SIGINT', interrupt);
+      process.once('SIGTERM', interrupt);
+      try {
+        const { descriptor, reused } = await upLocalCluster({ ownership: 'persistent', brokers: values.brokers ? Number(values.brokers) : 3, log: say });
+        const seconds = ((Date.now() - started) / 1000).toFixed(1);
+        say(reused ? `cluster already running (started ${descriptor.startedAt})` : `cluster ready in ${seconds} s`);
+        printEndpoints(say);
+      } catch (error) {
+        console.error(error instanceof Error ? error.message : String(error));
+        if (!(error instanceof MissingPrerequisiteError)) {
+          console.error('stopping what was started; logs stay in .lab/run/logs until the next `lab up`');
+          await downLocalCluster(say).catch(() => undefined);
+        }
+        return 1;
+      }
+      return 0;
+    }
+    case 'down': {
+      const stopped = await downLocalCluster(say);
+      say(stopped.length ? `stopped ${stopped.length} processes` : 'nothing was running');
+      return 0;
+    }
+    case 'status': {
+      const processes = describeProcesses();
+      if (processes.length === 0) {
+        say('no cluster (start one with `npx lab up`)');
+        return 1;
+      }
+      for (const proc of processes) say(`${proc.alive ? 'up  ' : 'DOWN'}  ${proc.name.padEnd(11)} pid ${String(proc.pid).padEnd(8)} log ${path.relative(repoRoot, proc.log)}`);
+      const descriptor = readDescriptor();
+      if (!descriptor) {
+        say('cluster is starting or failed to start (no descriptor yet)');
+        return 1;
+      }
+      printEndpoints(say);
+      const problems = await clusterProblems(descriptor);
+      for (const problem of problems) say(`problem: ${problem}`);
+      return problems.length ? 1 : 0;
+    }
+    case 'logs': {
+      const name = positionals[0];
+      if (!name) throw new Error(`which process? ${usage}`);
+      process.stdout.write(tailLog(name, values.n ? Number(values.n) : 60));
+      return 0;
+    }
+    case 'env': {
+      const descriptor = readDescriptor();
+      if (!descriptor) {
+        console.error('no cluster (start one with `npx lab up`)');
+        return 1;
+      }
+      console.log(JSON.stringify(descriptor, null, 2));
+      return 0;
+    }
+    default:
+      console.error(usage);
+      return command ? 2 : 0;
+  }
+}
+
+function printEndpoints(say: (line: string) => void): void {
+  const descriptor = readDescriptor();
+  if (!descriptor) return;
+  say(`  kafka     ${descriptor.kafka.brokers.map((b) => b.address).join(',')}  (through Toxiproxy)`);
+  say(`  registry  ${descriptor.schemaRegistry.url}`);
+  say(`  mysql     ${descriptor.mysql.user}@${descriptor.mysql.host}:${descriptor.mysql.port}  (password: npx lab env)`);
+  say(`  redis     ${descriptor.redis.host}:${descriptor.redis.port}`);
+  say(`  toxiproxy ${descriptor.toxiproxy?.url ?? '-'}`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,29 @@
+/** Descriptor (JSON) → live `LabEnvironment` with a Toxiproxy client and process control. */
+import { Toxiproxy } from 'toxiproxy-node-client';
+import type { EnvironmentDescriptor, LabEnvironment } from './environment.ts';
+import { LocalProcessControl } from './local/process-control.ts';
+import { Supervisor } from './local/supervisor.ts';
+import { ContainersProcessControl } from './providers/containers.ts';
+import path from 'node:path';
+
+export function connectEnvironment(descriptor: EnvironmentDescriptor): LabEnvironment {
+  const control = descriptor.processControl;
+  const processes =
+    control?.kind === 'local'
+      ? new LocalProcessControl(new Supervisor(path.join(control.runDir, 'pids')))
+      : control?.kind === 'containers'
+        ? new ContainersProcessControl(control.containerIds)
+        : undefined;
+  return {
+    descriptor,
+    brokers: descriptor.kafka.brokers.map((broker) => broker.address),
+    ...(descriptor.toxiproxy ? { toxiproxy: new Toxiproxy(descriptor.toxiproxy.url) } : {}),
+    proxies: {
+      brokers: Object.fromEntries(descriptor.kafka.brokers.filter((b) => b.proxy).map((b) => [b.id, b.proxy!])),
+      ...(descriptor.mysql.proxy ? { mysql: descriptor.mysql.proxy } : {}),
+      ...(descriptor.redis.proxy ? { redis: descriptor.redis.proxy } : {}),
+      ...(descriptor.schemaRegistry.proxy ? { registry: descriptor.schemaRegistry.proxy } : {}),
+    },
+    ...(processes ? { processes } : {}),
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * The one typed environment every provider returns (local processes, Testcontainers, an external
+ * cluster). Experiments only see this: they never care where the brokers run.
+ *
+ * Two layers: `EnvironmentDescriptor` is plain JSON (written to .lab/run/cluster.json, handed from
+ * Vitest's global setup to test files with provide/inject); `LabEnvironment` adds live clients built
+ * from it by `connectEnvironment()`.
+ */
+import type { Toxiproxy } from 'toxiproxy-node-client';
+
+export type ProviderName = 'local' | 'containers' | 'external';
+
+/** Processes a provider can fault. Brokers are `broker-<node id>`. */
+export type ProcessTarget = 'controller' | `broker-${number}` | 'mysql' | 'redis' | 'registry';
+
+export interface BrokerEndpoint {
+  /** Kafka node id. */
+  id: number;
+  /** host:port as clients see it (the broker's Toxiproxy listen address where there is one). */
+  address: string;
+  /** Name of the Toxiproxy proxy in front of this broker's client listener. */
+  proxy?: string;
+}
+
+export interface EnvironmentDescriptor {
+  provider: ProviderName;
+  /** `persistent`: started by `lab up`, left running. `ephemeral`: owned by one test run. */
+  ownership: 'persistent' | 'ephemeral' | 'external';
+  kafka: { brokers: BrokerEndpoint[]; controller?: string };
+  schemaRegistry: { url: string; proxy?: string };
+  mysql: { host: string; port: number; user: string; password: string; proxy?: string };
+  redis: { host: string; port: number; password?: string; proxy?: string };
+  toxiproxy?: { url: string };
+  /** How to reach the process-control handle; absent when the provider cannot control processes. */
+  processControl?: { kind: 'local'; runDir: string } | { kind: 'containers'; containerIds: Record<string, string> };
+  /** Prefix for every topic, database, subject and Redis key the lab creates (external clusters). */
+  namePrefix: string;
+  startedAt: string;
+}
+
+export interface ProcessControl {
+  targets(): ProcessTarget[];
+  /** SIGKILL: no shutdown hooks, no flush. */
+  kill(target: ProcessTarget): Promise<void>;
+  /** SIGSTOP: the process hangs (GC-pause / VM-freeze fault). */
+  pause(target: ProcessTarget): Promise<void>;
+  /** SIGCONT after pause. */
+  resume(target: ProcessTarget): Promise<void>;
+  /** Start again (after kill) and wait until it answers. */
+  restart(target: ProcessTarget): Promise<void>;
+  isRunning(target: ProcessTarget): Promise<boolean>;
+}
+
+export interface LabEnvironment {
+  descriptor: EnvironmentDescriptor;
+  /** Client-visible bootstrap list. */
+  brokers: string[];
+  /** Toxiproxy client, when the provider puts proxies in front of the links. */
+  toxiproxy?: Toxiproxy;
+  proxies: {
+    brokers: Record<number, string>;
+    mysql?: string;
+    redis?: string;
+    registry?: string;
+  };
+  processes?: ProcessControl;
+}

@@ -1,0 +1,244 @@
+/**
+ * The `local` provider's cluster: native processes on 127.0.0.1, started in dependency order, with a
+ * Toxiproxy proxy in front of every client link. `upLocalCluster` is idempotent: a healthy running
+ * cluster is reused, leftovers of a dead one are reaped first.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { Redis } from 'ioredis';
+import mysql from 'mysql2/promise';
+import { Toxiproxy } from 'toxiproxy-node-client';
+import type { EnvironmentDescriptor } from '../environment.ts';
+import { installDirs, repoRoot, runPaths } from '../paths.ts';
+import { canConnect, freePorts, waitFor } from '../ports.ts';
+import { proxyName, proxyPlan } from '../proxies.ts';
+import { findInstalledPrerequisites } from '../prerequisites.ts';
+import { brokerSpec, controllerSpec, newClusterId, prepareKafka, type KafkaPlan } from './kafka.ts';
+import { createLabUser, initMariadb, mariadbSpec } from './mariadb.ts';
+import { redisSpec } from './redis.ts';
+import { ccompatPath, registryAnswers, registrySpec, setGlobalCompatibility } from './registry.ts';
+import { guardName, isAlive, Supervisor, type ProcessSpec } from './supervisor.ts';
+import { toxiproxySpec } from './toxiproxy.ts';
+
+export const supervisor = new Supervisor(runPaths.pids);
+
+/** Stop order: clients' view first (proxy last so in-flight requests fail fast, not hang). */
+export const stopOrder = [guardName, 'registry', 'broker-1', 'broker-2', 'broker-3', 'controller', 'mysql', 'redis', 'toxiproxy'];
+
+export interface UpOptions {
+  brokers?: number;
+  /** `persistent` for `lab up`; `ephemeral` when a test run owns the cluster (stopped with it). */
+  ownership: 'persistent' | 'ephemeral';
+  /** With `ephemeral`: the pid whose death stops the cluster (default: this process). */
+  ownerPid?: number;
+  log?: (line: string) => void;
+}
+
+export function readDescriptor(): EnvironmentDescriptor | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(runPaths.descriptor, 'utf8')) as EnvironmentDescriptor;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Problems with the running cluster; empty when every process is alive and every endpoint answers. */
+export async function clusterProblems(descriptor: EnvironmentDescriptor): Promise<string[]> {
+  const problems: string[] = [];
+  const expected = ['toxiproxy', 'controller', 'mysql', 'redis', 'registry', ...descriptor.kafka.brokers.map((b) => `broker-${b.id}`)];
+  for (const name of expected) if (!supervisor.running(name)) problems.push(`${name} is not running`);
+  const endpoints: Array<[string, string]> = [
+    ...descriptor.kafka.brokers.map((b): [string, string] => [`broker-${b.id} proxy`, b.address]),
+    ['mysql proxy', `${descriptor.mysql.host}:${descriptor.mysql.port}`],
+    ['redis proxy', `${descriptor.redis.host}:${descriptor.redis.port}`],
+  ];
+  for (const [what, address] of endpoints) {
+    const [host = '127.0.0.1', port] = address.split(':');
+    if (!(await canConnect(Number(port), host))) problems.push(`${what} ${address} does not accept connections`);
+  }
+  return problems;
+}
+
+/** Stops every process of the run (pid files are the truth) and removes the run dir. */
+export async function downLocalCluster(log: (line: string) => void = () => undefined): Promise<string[]> {
+  const stopped = await supervisor.stopAll(stopOrder);
+  for (const name of stopped) log(`stopped ${name}`);
+  fs.rmSync(runPaths.root, { recursive: true, force: true });
+  return stopped;
+}
+
+export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: EnvironmentDescriptor; reused: boolean }> {
+  const log = options.log ?? (() => undefined);
+  const existing = readDescriptor();
+  if (existing && (await clusterProblems(existing)).length === 0) return { descriptor: existing, reused: true };
+  if (existing || supervisor.list().length > 0) {
+    log('reaping the processes of a previous cluster that is no longer healthy');
+    await downLocalCluster(log);
+  }
+  const tools = findInstalledPrerequisites();
+  const brokerCount = options.brokers ?? 3;
+  fs.mkdirSync(runPaths.logs, { recursive: true });
+
+  const [toxiproxyPort, controllerPort, mysqlPort, mysqlProxyPort, redisPort, redisProxyPort, registryPort, registryProxyPort, ...brokerPorts] =
+    await freePorts(8 + brokerCount * 3);
+  const kafkaPlan: KafkaPlan = {
+    clusterId: newClusterId(),
+    controller: { id: 0, port: controllerPort! },
+    brokers: Array.from({ length: brokerCount }, (_, index) => ({
+      id: index + 1,
+      internalPort: brokerPorts[index * 3]!,
+      clientPort: brokerPorts[index * 3 + 1]!,
+      proxyPort: brokerPorts[index * 3 + 2]!,
+    })),
+  };
+
+  const started = (spec: ProcessSpec) => {
+    supervisor.start(spec);
+    log(`started ${spec.name} (log: ${path.relative(repoRoot, spec.logFile)})`);
+  };
+  const hint = (name: string) => `see ${path.relative(repoRoot, runPaths.log(name))}`;
+
+  // 1. Toxiproxy and every proxy first: clients and brokers' advertised addresses point at them.
+  started({ ...toxiproxySpec(toxiproxyPort!), readyPort: toxiproxyPort! });
+  await waitFor('toxiproxy', () => canConnect(toxiproxyPort!), { timeoutMs: 15_000, hint: hint('toxiproxy') });
+  const toxiproxyUrl = `http://127.0.0.1:${toxiproxyPort}`;
+  const proxies = proxyPlan({
+    brokers: kafkaPlan.brokers.map((b) => ({ id: b.id, listen: `127.0.0.1:${b.proxyPort}`, upstream: `127.0.0.1:${b.clientPort}` })),
+    mysql: { listen: `127.0.0.1:${mysqlProxyPort}`, upstream: `127.0.0.1:${mysqlPort}` },
+    redis: { listen: `127.0.0.1:${redisProxyPort}`, upstream: `127.0.0.1:${redisPort}` },
+    registry: { listen: `127.0.0.1:${registryProxyPort}`, upstream: `127.0.0.1:${registryPort}` },
+  });
+  await new Toxiproxy(toxiproxyUrl).populate(proxies);
+
+  const mysqlPassword = Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString('hex');
+  const descriptor: EnvironmentDescriptor = {
+    provider: 'local',
+    ownership: options.ownership,
+    kafka: {
+      brokers: kafkaPlan.brokers.map((b) => ({ id: b.id, address: `127.0.0.1:${b.proxyPort}`, proxy: proxyName.broker(b.id) })),
+      controller: `127.0.0.1:${controllerPort}`,
+    },
+    schemaRegistry: { url: `http://127.0.0.1:${registryProxyPort}${ccompatPath}`, proxy: proxyName.registry },
+    mysql: { host: '127.0.0.1', port: mysqlProxyPort!, user: 'lab', password: mysqlPassword, proxy: proxyName.mysql },
+    redis: { host: '127.0.0.1', port: redisProxyPort!, proxy: proxyName.redis },
+    toxiproxy: { url: toxiproxyUrl },
+    processControl: { kind: 'local', runDir: runPaths.root },
+    namePrefix: 'lab',
+    startedAt: new Date().toISOString(),
+  };
+
+  // 2. The rest in parallel: each component's own chain of steps.
+  await Promise.all([
+    (async () => {
+      await prepareKafka(kafkaPlan);
+      started({ ...controllerSpec(kafkaPlan), readyPort: controllerPort! });
+      for (const broker of kafkaPlan.brokers) started({ ...brokerSpec(broker.id), readyPort: broker.clientPort });
+      await waitForBrokers(descriptor, brokerCount);
+    })(),
+    (async () => {
+      await initMariadb(tools.mariadbInstallDb);
+      started({ ...mariadbSpec(tools.mariadbd, mysqlPort!), readyPort: mysqlPort! });
+      await waitFor('MariaDB', () => canConnect(mysqlPort!), { timeoutMs: 60_000, hint: hint('mysql') });
+      await createLabUser(tools.mariadbClient, 'lab', mysqlPassword);
+      await waitFor('MariaDB through its proxy', () => mysqlAnswers(descriptor), { timeoutMs: 15_000, hint: hint('mysql') });
+    })(),
+    (async () => {
+      fs.mkdirSync(runPaths.data('redis'), { recursive: true });
+      started({ ...redisSpec(tools.redisServer, redisPort!), readyPort: redisPort! });
+      await waitFor('Redis through its proxy', () => redisAnswers(descriptor), { timeoutMs: 15_000, hint: hint('redis') });
+    })(),
+    (async () => {
+      started({ ...registrySpec(registryPort!, tools.registryJava), cwd: installDirs.apicurio(tools.apicurioVersion), readyPort: registryPort! });
+      await waitFor('schema registry', () => registryAnswers(descriptor.schemaRegistry.url), { timeoutMs: 90_000, hint: hint('registry') });
+      await setGlobalCompatibility(descriptor.schemaRegistry.url, 'BACKWARD');
+    })(),
+  ]);
+
+  if (options.ownership === 'ephemeral') startGuard(options.ownerPid ?? process.pid);
+  fs.writeFileSync(runPaths.descriptor, JSON.stringify(descriptor, null, 2), { mode: 0o600 });
+  return { descriptor, reused: false };
+}
+
+/** Every broker registered and reachable through its proxy (metadata lists them all). */
+async function waitForBrokers(descriptor: EnvironmentDescriptor, count: number): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'lab-health',
+    brokers: descriptor.kafka.brokers.map((b) => b.address),
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    retry: { retries: 0 },
+  });
+  await waitFor(
+    `${count} Kafka brokers`,
+    async () => {
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        const cluster = await admin.describeCluster();
+        return cluster.brokers.length === count;
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    },
+    { timeoutMs: 90_000, intervalMs: 500, hint: 'see .lab/run/logs/broker-*.log and controller.log' },
+  );
+}
+
+async function mysqlAnswers(descriptor: EnvironmentDescriptor): Promise<boolean> {
+  const { host, port, user, password } = descriptor.mysql;
+  const connection = await mysql.createConnection({ host, port, user, password, connectTimeout: 1000 });
+  try {
+    await connection.query('SELECT 1');
+    return true;
+  } finally {
+    await connection.end();
+  }
+}
+
+async function redisAnswers(descriptor: EnvironmentDescriptor): Promise<boolean> {
+  const client = new Redis({ host: descriptor.redis.host, port: descriptor.redis.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined); // surfaced by connect()/ping() below
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * A small shell loop that waits for the owner (the test run) to exit, then runs `lab down`. It covers
+ * what in-process handlers cannot: the owner SIGKILLed, an OOM kill, a crashed Vitest. Bash rather than
+ * node: it idles for the whole run and costs a few hundred KiB instead of a V8 heap.
+ */
+function startGuard(ownerPid: number): void {
+  const lab = path.join(repoRoot, 'tools', 'lab-cli', 'lab.mjs');
+  supervisor.start({
+    name: guardName,
+    command: 'bash',
+    args: ['-c', 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; exec "$1" "$2" down --quiet', String(ownerPid), process.execPath, lab],
+    env: { LAB_GUARD_DOWN: '1' },
+    logFile: runPaths.log(guardName),
+  });
+}
+
+export { isAlive };
+
+/** Whether `mariadb`/`redis`/`java` etc. were found: used by `lab status`. */
+export function describeProcesses(): Array<{ name: string; pid: number; alive: boolean; log: string }> {
+  return supervisor.list().map((record) => ({
+    name: record.spec.name,
+    pid: record.pid,
+    alive: isAlive(record),
+    log: record.spec.logFile,
+  }));
+}
+
+export function tailLog(name: string, lines = 60): string {
+  const file = runPaths.log(name);
+  if (!fs.existsSync(file)) throw new Error(`no log for '${name}' (known: ${fs.existsSync(runPaths.logs) ? fs.readdirSync(runPaths.logs).map((f) => f.replace(/\.log$/, '')).join(', ') : 'none, is the cluster up?'})`);
+  const result = spawnSync('tail', ['-n', String(lines), file], { encoding: 'utf8' });
+  return result.stdout;
+}

@@ -1,0 +1,60 @@
+/**
+ * Process faults for the local provider: signals to the process groups recorded by the supervisor.
+ * Works from any process (a test worker, the CLI) because the pid files and start specs are on disk.
+ */
+import type { ProcessControl, ProcessTarget } from '../environment.ts';
+import { canConnect, sleep, waitFor } from '../ports.ts';
+import { guardName, isAlive, type Supervisor } from './supervisor.ts';
+
+const notFaultable = new Set([guardName, 'toxiproxy']);
+
+export class LocalProcessControl implements ProcessControl {
+  constructor(private readonly supervisor: Supervisor) {}
+
+  targets(): ProcessTarget[] {
+    return this.supervisor
+      .list()
+      .map((record) => record.spec.name)
+      .filter((name) => !notFaultable.has(name))
+      .sort() as ProcessTarget[];
+  }
+
+  private record(target: ProcessTarget) {
+    const record = this.supervisor.read(target);
+    if (!record || notFaultable.has(target)) throw new Error(`unknown process target '${target}' (known: ${this.targets().join(', ')})`);
+    return record;
+  }
+
+  async kill(target: ProcessTarget): Promise<void> {
+    const record = this.record(target);
+    if (!isAlive(record)) return;
+    process.kill(-record.pid, 'SIGKILL');
+    while (isAlive(record)) await sleep(20);
+  }
+
+  async pause(target: ProcessTarget): Promise<void> {
+    process.kill(-this.record(target).pid, 'SIGSTOP');
+  }
+
+  async resume(target: ProcessTarget): Promise<void> {
+    process.kill(-this.record(target).pid, 'SIGCONT');
+  }
+
+  async restart(target: ProcessTarget): Promise<void> {
+    const record = this.record(target);
+    if (isAlive(record)) await this.supervisor.stop(target);
+    const restarted = this.supervisor.start(record.spec);
+    const port = record.spec.readyPort;
+    if (port !== undefined) {
+      await waitFor(`${target} to accept connections on ${port} after restart`, () => canConnect(port), {
+        timeoutMs: 60_000,
+        hint: `see ${record.spec.logFile}`,
+      });
+    }
+    if (!isAlive(restarted)) throw new Error(`${target} exited right after restart; see ${record.spec.logFile}`);
+  }
+
+  async isRunning(target: ProcessTarget): Promise<boolean> {
+    return isAlive(this.record(target));
+  }
+}

@@ -1,0 +1,37 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Two projects:
+ *   unit  no infrastructure, runs in seconds, files in parallel
+ *   lab   experiments on the real cluster, one file at a time: they share one cluster and inject
+ *         faults into it (a killed broker in one suite must not surprise another)
+ * `npx vitest lab/e-000` selects a suite by path; `npx vitest --project unit` runs only unit tests.
+ */
+export default defineConfig({
+  test: {
+    // Global setup's teardown stops a cluster the run started: give the brokers time to shut down.
+    teardownTimeout: 60_000,
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'lab',
+          include: ['lab/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['lab/infra/global-setup.ts'],
+          pool: 'forks',
+          // One fork, files one after another: suites share the cluster and fault it.
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
