@@ -1,0 +1,29 @@
+/**
+ * The envelope serde against the real schema registry: registration under the lab's BACKWARD level,
+ * decoding by the id in the bytes, and an unknown id reported as such (not as a crash or a retry).
+ */
+import { describe, expect, it } from 'vitest';
+import { EnvelopeDecodeError, EnvelopeSerde, frame, newEnvelope, RegistrySchemaSource } from '../../src/envelope/index.ts';
+import { isolationId } from '../infra/isolation.ts';
+import { labEnvironment } from '../infra/vitest.ts';
+
+const env = labEnvironment();
+const subject = `${isolationId(env, 'envelope')}.wallet-events-value`;
+
+describe('envelope serde with the schema registry', () => {
+  it('registers the envelope schema once and round-trips through the registry', async () => {
+    const writer = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject });
+    const reader = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject });
+    const event = newEnvelope({ type: 'TransferDebited', transferId: 't-1', accountId: 'a-1', counterpartyAccountId: 'a-2', amount: 1250 }, { id: 'a-1', version: 4 });
+    const bytes = await writer.encode(event);
+    expect(bytes.readInt32BE(1)).toBe(await reader.schemaId()); // same schema, same id: registered once
+    expect(await reader.decode(bytes)).toEqual(event);
+  });
+
+  it('reports an id the registry does not know as unknown-schema-id', async () => {
+    const reader = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject });
+    const error = await reader.decode(frame(987_654_321, Buffer.from([2, 4]))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EnvelopeDecodeError);
+    expect((error as EnvelopeDecodeError).reason).toBe('unknown-schema-id');
+  });
+});

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { brokerProperties, clusterDefaults, controllerProperties, newClusterId, type KafkaPlan } from '../../lab/infra/local/kafka.ts';
+import { parseJavaVersion } from '../../lab/infra/local/java.ts';
+import { kafkaEnv } from '../../lab/infra/providers/containers.ts';
+
+const plan: KafkaPlan = {
+  clusterId: 'abc',
+  controller: { id: 0, port: 9000 },
+  brokers: [
+    { id: 1, internalPort: 9101, clientPort: 9201, proxyPort: 9301 },
+    { id: 2, internalPort: 9102, clientPort: 9202, proxyPort: 9302 },
+  ],
+};
+
+const parse = (text: string) => Object.fromEntries(text.trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
+
+describe('native Kafka configuration', () => {
+  it('advertises the Toxiproxy address to clients and keeps inter-broker traffic off the proxy', () => {
+    const props = parse(brokerProperties(plan, 2));
+    expect(props['listeners']).toBe('INTERNAL://127.0.0.1:9102,CLIENT://127.0.0.1:9202');
+    expect(props['advertised.listeners']).toBe('INTERNAL://127.0.0.1:9102,CLIENT://127.0.0.1:9302');
+    expect(props['inter.broker.listener.name']).toBe('INTERNAL');
+    expect(props['controller.quorum.voters']).toBe('0@127.0.0.1:9000');
+    expect(props['process.roles']).toBe('broker');
+  });
+
+  it('gives the controller the cluster defaults too (KRaft resolves RF/partitions and elections there)', () => {
+    const controller = parse(controllerProperties(plan));
+    expect(controller['process.roles']).toBe('controller');
+    for (const [key, value] of Object.entries(clusterDefaults)) expect(controller[key]).toBe(value);
+    expect(clusterDefaults['default.replication.factor']).toBe('3');
+    expect(clusterDefaults['min.insync.replicas']).toBe('2');
+    expect(clusterDefaults['unclean.leader.election.enable']).toBe('false');
+  });
+
+  it('makes Kafka-format cluster ids (22 chars of base64url)', () => {
+    const ids = new Set(Array.from({ length: 50 }, newClusterId));
+    expect(ids.size).toBe(50);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it('maps settings to the apache/kafka image environment', () => {
+    expect(kafkaEnv({ 'min.insync.replicas': '2' })).toEqual({ KAFKA_MIN_INSYNC_REPLICAS: '2' });
+  });
+
+  it('parses java -version output of old and new JDKs', () => {
+    expect(parseJavaVersion('openjdk version "17.0.15" 2025-04-15')).toBe(17);
+    expect(parseJavaVersion('openjdk version "25.0.3" 2026-04-21 LTS')).toBe(25);
+    expect(parseJavaVersion('java version "1.8.0_401"')).toBe(8);
+    expect(parseJavaVersion('command not found')).toBeUndefined();
+  });
+});
