@@ -208,17 +208,12 @@ async function redisAnswers(descriptor: EnvironmentDescriptor): Promise<boolean>
   }
 }
 
-/**
- * A small shell loop that waits for the owner (the test run) to exit, then runs `lab down`. It covers
- * what in-process handlers cannot: the owner SIGKILLed, an OOM kill, a crashed Vitest. Bash rather than
- * node: it idles for the whole run and costs a few hundred KiB instead of a V8 heap.
- */
+/** Starts lab/infra/local/guard.sh, which stops the cluster (and orphaned test workers) when the owner dies. */
 function startGuard(ownerPid: number): void {
-  const lab = path.join(repoRoot, 'tools', 'lab-cli', 'lab.mjs');
   supervisor.start({
     name: guardName,
     command: 'bash',
-    args: ['-c', 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; exec "$1" "$2" down --quiet', String(ownerPid), process.execPath, lab],
+    args: [path.join(repoRoot, 'lab', 'infra', 'local', 'guard.sh'), String(ownerPid), process.execPath, path.join(repoRoot, 'tools', 'lab-cli', 'lab.mjs')],
     env: { LAB_GUARD_DOWN: '1' },
     logFile: runPaths.log(guardName),
   });

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runPaths } from '../paths.ts';
@@ -31,7 +32,7 @@ function baseArgs(port: number): string[] {
     '--bind-address=127.0.0.1',
     `--socket=${socketPath()}`,
     `--pid-file=${path.join(dataDir, 'mysqld.pid')}`,
-    '--user=root',
+    ...(os.userInfo().uid === 0 ? ['--user=root'] : []), // mariadbd refuses to run as root unless told
     '--skip-name-resolve',
     '--innodb-buffer-pool-size=128M',
     '--innodb-log-file-size=64M',
@@ -51,7 +52,7 @@ export async function initMariadb(installDb: string): Promise<void> {
     await execFileAsync(installDb, [
       '--no-defaults',
       `--datadir=${dataDir}`,
-      '--user=root',
+      ...(os.userInfo().uid === 0 ? ['--user=root'] : []),
       '--auth-root-authentication-method=socket',
       '--skip-test-db',
     ]);
@@ -76,5 +77,6 @@ export async function createLabUser(client: string, user: string, password: stri
     `GRANT ALL PRIVILEGES ON *.* TO '${user}'@'localhost' WITH GRANT OPTION`,
     'FLUSH PRIVILEGES',
   ].join(';\n');
-  await execFileAsync(client, ['--no-defaults', `--socket=${socketPath()}`, '-uroot', '-e', sql]);
+  // mariadb-install-db gave root and the installing OS user unix-socket login: connect as ourselves.
+  await execFileAsync(client, ['--no-defaults', `--socket=${socketPath()}`, `-u${os.userInfo().username}`, '-e', sql]);
 }
