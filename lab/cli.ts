@@ -6,6 +6,7 @@
  *   lab status             processes, endpoints, health
  *   lab logs <proc> [-n N] last lines of a process's log (broker-1, controller, mysql, redis, registry, toxiproxy)
  *   lab env                the environment descriptor as JSON (endpoints for your own tools)
+ *   lab service <name>     run one service as its own process (config: JSON in LAB_SERVICE_CONFIG)
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,7 +14,7 @@ import { clusterProblems, describeProcesses, downLocalCluster, readDescriptor, t
 import { repoRoot } from './infra/paths.ts';
 import { MissingPrerequisiteError } from './infra/prerequisites.ts';
 
-const usage = `usage: npx lab <up [--brokers N] | down | status | logs <process> [-n N] | env>`;
+const usage = `usage: npx lab <up [--brokers N] | down | status | logs <process> [-n N] | env | service <name>>`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -85,6 +86,13 @@ async function main(argv: string[]): Promise<number> {
       }
       console.log(JSON.stringify(descriptor, null, 2));
       return 0;
+    }
+    case 'service': {
+      const name = positionals[0];
+      if (!name) throw new Error(`which service? ${usage}`);
+      const { runService } = await import('../src/services/main.ts');
+      await runService(name);
+      return new Promise<number>(() => undefined); // runs until signalled
     }
     default:
       console.error(usage);

@@ -15,7 +15,7 @@ export class LocalProcessControl implements ProcessControl {
     return this.supervisor
       .list()
       .map((record) => record.spec.name)
-      .filter((name) => !notFaultable.has(name))
+      .filter((name) => !notFaultable.has(name) && !name.startsWith('svc-')) // services are faulted through their own handles
       .sort() as ProcessTarget[];
   }
 

@@ -1,0 +1,2 @@
+export * from './failpoints.ts';
+export * from './names.ts';

@@ -1,0 +1,35 @@
+/** Kafka header names used across services. Values are strings (UTF-8). */
+export const eventHeaders = {
+  eventId: 'event-id',
+  eventType: 'event-type',
+  traceId: 'trace-id',
+  aggregateId: 'aggregate-id',
+  /** Set by the replay-worker on records it re-publishes. */
+  replayId: 'replay-id',
+} as const;
+
+/** Headers on retry and DLQ records: where the record came from and why it failed. */
+export const failureHeaders = {
+  errorClass: 'lab.error.class',
+  errorMessage: 'lab.error.message',
+  originalTopic: 'lab.original.topic',
+  originalPartition: 'lab.original.partition',
+  originalOffset: 'lab.original.offset',
+  attempts: 'lab.attempts',
+  firstFailureAt: 'lab.first-failure-at',
+  consumerGroup: 'lab.consumer-group',
+  /** Earliest time (epoch ms) a retry record may be processed. */
+  retryNotBefore: 'lab.retry-not-before',
+} as const;
+
+export type KafkaHeaders = Record<string, string>;
+
+/** kafkajs gives header values as Buffer | string | (Buffer|string)[] | undefined: normalise to strings. */
+export function readHeaders(headers: Record<string, unknown> | undefined): KafkaHeaders {
+  const out: KafkaHeaders = {};
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined && first !== null) out[key] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+  }
+  return out;
+}

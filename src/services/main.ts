@@ -1,0 +1,31 @@
+/**
+ * Process entry of one service: `npx lab service <name>` with the config as JSON in LAB_SERVICE_CONFIG.
+ * Prints one line `{"ready":true,"url":…,"pid":…}` on stdout when started (the harness waits for it),
+ * stops cleanly on SIGTERM/SIGINT, and exits when its parent (the test worker) goes away, so a crashed
+ * test run leaves no service behind.
+ */
+import { serviceStarters } from './index.ts';
+
+export async function runService(name: string): Promise<void> {
+  const load = serviceStarters[name];
+  if (!load) throw new Error(`unknown service '${name}' (known: ${Object.keys(serviceStarters).join(', ')})`);
+  const raw = process.env.LAB_SERVICE_CONFIG;
+  if (!raw) throw new Error('LAB_SERVICE_CONFIG is not set: pass the service config as JSON');
+  const start = await load();
+  const service = await start(JSON.parse(raw) as never);
+  process.stdout.write(`${JSON.stringify({ ready: true, service: name, url: service.url, pid: process.pid })}\n`);
+
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await service.stop().catch((error: unknown) => console.error(`stopping ${name} failed: ${String(error)}`));
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGINT', () => void stop(0));
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void stop(0);
+  }, 500).unref();
+}
