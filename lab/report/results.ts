@@ -1,0 +1,97 @@
+/**
+ * What an experiment suite reports about each arm, for the run report (reports/<run>/report.json and
+ * report.html). Suites call `recordArm(...)`; the Vitest reporter (lab/report/reporter.ts) gathers the
+ * files at the end of the run.
+ *
+ *   recordArm({ experiment: 'E-002', title: 'Dual write loses events', arm: '❌ direct', expected: 'lost > 0, = crashes',
+ *               observed: 'lost 3 = crashes 3', holds: true, numbers: { lost: 3, crashes: 3 }, history });
+ *
+ * `holds` means the arm behaved as the catalog says (a ❌ arm "holds" when it reproduced the failure).
+ * Results are files, not memory: suites run in a worker process, the reporter in Vitest's main process.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { History } from '../history/history.ts';
+import { repoRoot } from '../infra/paths.ts';
+
+export interface TimelinePoint {
+  /** ms since the arm's history started. */
+  t: number;
+  throughput?: number;
+  latencyP50?: number;
+  latencyP99?: number;
+  [series: string]: number | undefined;
+}
+
+export interface ArmResult {
+  experiment: string;
+  title: string;
+  arm: string;
+  expected: string;
+  observed: string;
+  holds: boolean;
+  numbers: Record<string, number | string>;
+  /** Throughput/latency over time, and the fault windows to shade. */
+  timeline?: TimelinePoint[];
+  faults?: Array<{ fault: string; target: string; start: number; end?: number }>;
+  /** Path of the arm's JSON-lines history, relative to the run directory. */
+  historyFile?: string;
+  seed?: number;
+  recordedAt?: string;
+}
+
+/** The run directory: LAB_RUN_DIR (set by `lab run` and the reporter), else reports/latest. */
+export function runDirectory(): string {
+  return process.env.LAB_RUN_DIR ?? path.join(repoRoot, 'reports', 'latest');
+}
+
+export function resultsDirectory(runDir = runDirectory()): string {
+  return path.join(runDir, 'results');
+}
+
+/** Buckets a history's ok operations into per-second throughput and latency percentiles. */
+export function timelineOf(history: History, bucketMs = 1000): TimelinePoint[] {
+  const ops = history.operations().filter((op) => op.type === 'ok' && op.end !== undefined);
+  const buckets = new Map<number, number[]>();
+  for (const op of ops) {
+    const bucket = Math.floor(op.end! / bucketMs) * bucketMs;
+    buckets.set(bucket, [...(buckets.get(bucket) ?? []), op.end! - op.start]);
+  }
+  return [...buckets.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([t, latencies]) => {
+      const sorted = latencies.sort((a, b) => a - b);
+      return {
+        t,
+        throughput: (latencies.length * 1000) / bucketMs,
+        latencyP50: sorted[Math.floor(sorted.length * 0.5)]!,
+        latencyP99: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!,
+      };
+    });
+}
+
+export function recordArm(result: ArmResult & { history?: History }): void {
+  const { history, ...rest } = result;
+  const dir = resultsDirectory();
+  fs.mkdirSync(dir, { recursive: true });
+  const slug = `${rest.experiment}-${rest.arm}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const entry: ArmResult = { ...rest, recordedAt: new Date().toISOString() };
+  if (history) {
+    const historyFile = path.join('histories', `${slug}.jsonl`);
+    history.write(path.join(runDirectory(), historyFile));
+    entry.historyFile = historyFile;
+    entry.timeline ??= timelineOf(history);
+    entry.faults ??= history.faultWindows();
+  }
+  fs.writeFileSync(path.join(dir, `${slug}.json`), JSON.stringify(entry, null, 2));
+}
+
+export function readResults(runDir = runDirectory()): ArmResult[] {
+  const dir = resultsDirectory(runDir);
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .map((file) => JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as ArmResult);
+}
