@@ -1,0 +1,30 @@
+/**
+ * Running fast-check properties in experiments: modest run counts by default, more at night, and a
+ * failing ✅ arm prints the seed and path that replay its shrunk counterexample:
+ *
+ *   LAB_SEED=1234 LAB_PATH="3:1:0" npx vitest lab/e-001      replay one counterexample
+ *   LAB_RUNS=50 npm run test:lab                              nightly: more generated cases
+ */
+import fc from 'fast-check';
+
+export function propertyParameters(defaultRuns: number): fc.Parameters<unknown> {
+  const seed = process.env.LAB_SEED !== undefined ? Number(process.env.LAB_SEED) : Date.now() ^ (Math.random() * 0x100000000);
+  const parameters: fc.Parameters<unknown> = {
+    seed,
+    numRuns: process.env.LAB_RUNS !== undefined ? Number(process.env.LAB_RUNS) : defaultRuns,
+    endOnFailure: false,
+    interruptAfterTimeLimit: process.env.LAB_TIME_LIMIT_MS !== undefined ? Number(process.env.LAB_TIME_LIMIT_MS) : undefined,
+  };
+  if (process.env.LAB_PATH) parameters.path = process.env.LAB_PATH;
+  return parameters;
+}
+
+/** fc.assert with the lab's parameters; on failure the error names the replay command. */
+export async function assertProperty<Ts extends [unknown, ...unknown[]]>(suite: string, property: fc.IAsyncProperty<Ts>, defaultRuns = 3): Promise<void> {
+  const parameters = propertyParameters(defaultRuns) as fc.Parameters<Ts>;
+  const details = await fc.check(property, parameters);
+  if (details.failed) {
+    const replay = `LAB_SEED=${details.seed} LAB_PATH="${details.counterexamplePath}" npx vitest ${suite}`;
+    throw new Error(`${fc.defaultReportMessage(details) ?? 'property failed'}\n\nreplay the shrunk counterexample: ${replay}`);
+  }
+}
