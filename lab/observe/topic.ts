@@ -1,0 +1,62 @@
+/**
+ * An independent observer of a topic: a fresh read_committed consumer group reads from the beginning
+ * until `expected` records arrived and then a quiet period passed (so duplicates beyond the expected
+ * count still show up), or until the timeout. Never shares code paths with the services it checks.
+ */
+import type { LabEnvironment } from '../infra/environment.ts';
+import { kafka } from '../infra/clients.ts';
+import { eventHeaders, readHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
+
+export interface ObservedRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string | null;
+  eventId: string | undefined;
+  headers: KafkaHeaders;
+  value: Buffer | null;
+  timestamp: number;
+}
+
+export async function readTopic(
+  env: LabEnvironment,
+  topic: string,
+  options: { expected?: number; quietMs?: number; timeoutMs?: number; readUncommitted?: boolean } = {},
+): Promise<ObservedRecord[]> {
+  const { expected = 0, quietMs = 1500, timeoutMs = 120_000 } = options;
+  const groupId = `observer-${topic}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  const consumer = kafka(env, groupId).consumer({ groupId, readUncommitted: options.readUncommitted ?? false, maxWaitTimeInMs: 200 });
+  const records: ObservedRecord[] = [];
+  let lastArrival = Date.now();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          const headers = readHeaders(message.headers);
+          records.push({
+            topic,
+            partition: batch.partition,
+            offset: Number(message.offset),
+            key: message.key?.toString() ?? null,
+            eventId: headers[eventHeaders.eventId],
+            headers,
+            value: message.value,
+            timestamp: Number(message.timestamp),
+          });
+        }
+        lastArrival = Date.now();
+      },
+    });
+    const deadline = Date.now() + timeoutMs;
+    const started = Date.now();
+    while (Date.now() < deadline) {
+      if (records.length >= expected && Date.now() - Math.max(lastArrival, started) >= quietMs) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await consumer.disconnect();
+  }
+  return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
