@@ -1,0 +1,46 @@
+/**
+ * Produces wallet events straight to a topic, exactly as the relay would (the contract in
+ * docs/ARCHITECTURE.md): key = account id, Avro envelope in the Confluent wire format, event headers.
+ * For experiments about the consumer side, so they do not depend on the producer side's behaviour.
+ */
+import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, type EventEnvelope } from '../../src/envelope/index.ts';
+import { eventHeaders } from '../../src/kafka/headers.ts';
+import type { TopicNames } from '../../src/kafka/topics.ts';
+import { kafka } from '../infra/clients.ts';
+import type { LabEnvironment } from '../infra/environment.ts';
+
+/** Account openings, then `deposits` deposits per account, with versions 1, 2, 3 … per account. */
+export function walletEvents(accounts: string[], deposits: number, amount = (i: number) => 100 + i): EventEnvelope[] {
+  const events: EventEnvelope[] = accounts.map((id) => newEnvelope({ type: 'AccountOpened', accountId: id, owner: `owner of ${id}`, currency: 'KRW' }, { id, version: 1 }));
+  for (let i = 0; i < deposits; i += 1) {
+    for (const id of accounts) events.push(newEnvelope({ type: 'FundsDeposited', accountId: id, amount: amount(i) }, { id, version: i + 2 }));
+  }
+  return events;
+}
+
+export async function produceEvents(env: LabEnvironment, topics: TopicNames, events: EventEnvelope[]): Promise<void> {
+  const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${topics.events}-value` });
+  const producer = kafka(env, 'lab-event-producer').producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    const messages = await Promise.all(
+      events.map(async (e) => ({
+        key: e.aggregateId,
+        value: await serde.encode(e),
+        headers: { [eventHeaders.eventId]: e.eventId, [eventHeaders.eventType]: e.eventType, [eventHeaders.traceId]: e.traceId, [eventHeaders.aggregateId]: e.aggregateId },
+      })),
+    );
+    for (let i = 0; i < messages.length; i += 500) await producer.send({ topic: topics.events, acks: -1, messages: messages.slice(i, i + 500) });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Reads one counter/gauge from a service's Prometheus endpoint (summed over labels). */
+export async function scrapeMetric(serviceUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${serviceUrl}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
