@@ -19,6 +19,7 @@ import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, type EventEnvelope } 
 import { eventHeaders } from '../src/kafka/headers.ts';
 import { ensureTopics, topicNames } from '../src/kafka/topics.ts';
 import { startCommandService } from '../src/services/command/index.ts';
+import { outboxRow } from '../src/services/command/outbox.ts';
 import { startConsumerService } from '../src/services/consumer/index.ts';
 import { startOutboxRelay } from '../src/services/relay/index.ts';
 import { kafka } from '../lab/infra/clients.ts';
@@ -37,16 +38,6 @@ const seconds = Number(process.env.LAB_BENCH_SECONDS ?? 15);
 const batchSize = 500;
 const execFileAsync = promisify(execFile);
 const print = (line: string) => console.log(line);
-
-function crc32Shard(text: string, shards: number): number {
-  // Same shard function as the command-service (crc32 % shards); only its distribution matters here.
-  let crc = 0xffffffff;
-  for (const byte of Buffer.from(text)) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k += 1) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ((crc ^ 0xffffffff) >>> 0) % shards;
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -75,10 +66,7 @@ async function relayVersusRawProducer(env: LabEnvironment) {
   try {
     // Pre-fill the outbox exactly as the command-service writes it.
     for (let i = 0; i < envelopes.length; i += 1000) {
-      const rows = envelopes.slice(i, i + 1000).map((e) => [
-        e.eventId, e.aggregateType, e.aggregateId, e.aggregateVersion, e.eventType, crc32Shard(e.aggregateId, 16), JSON.stringify(e),
-        JSON.stringify({ [eventHeaders.eventId]: e.eventId, [eventHeaders.eventType]: e.eventType, [eventHeaders.traceId]: e.traceId, [eventHeaders.aggregateId]: e.aggregateId }),
-      ]);
+      const rows = envelopes.slice(i, i + 1000).map((e) => outboxRow(e));
       await database.pool.query('INSERT INTO outbox_event (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, shard, payload, headers) VALUES ?', [rows]);
     }
     const relayStart = performance.now();

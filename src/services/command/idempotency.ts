@@ -1,0 +1,90 @@
+/**
+ * Idempotency keys: a client retrying a POST (timeout, lost response) with the same `Idempotency-Key`
+ * gets the first response instead of a second deposit. The key row is inserted FIRST in the command's
+ * own transaction, so
+ *   - two concurrent requests with one key serialise on the key's primary key (the second INSERT waits
+ *     for the first transaction and then fails with a duplicate key, or succeeds if the first rolled back);
+ *   - the key is stored exactly when the domain change commits: a crash before COMMIT leaves neither.
+ * A key reused with a different request (method, path or body) is a client bug: 422, never a replay.
+ * Rejected commands (404, 409, …) roll back and store nothing: nothing was applied, so a retry is simply
+ * evaluated again against the current state.
+ */
+import { createHash } from 'node:crypto';
+import { isDuplicateKey } from '../../db/pool.ts';
+import { HttpError } from '../../http/server.ts';
+import type { Query } from './query.ts';
+
+export const idempotencyKeyHeader = 'idempotency-key';
+export const replayedHeader = 'Idempotent-Replayed';
+/** The column is VARCHAR(128). */
+export const maxIdempotencyKeyLength = 128;
+
+export interface StoredResponse {
+  statusCode: number;
+  body: unknown;
+}
+
+/** JSON with object keys sorted at every level, so `{a,b}` and `{b,a}` hash alike. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** sha256 (hex) of method, path and canonical body: what "the same request" means for a key. */
+export function requestHash(method: string, path: string, body: unknown): string {
+  return createHash('sha256').update(`${method.toUpperCase()}\n${path}\n${canonicalJson(body ?? null)}`).digest('hex');
+}
+
+/** Validates the header value; throws 400 when absent or unusable. */
+export function requireIdempotencyKey(value: string | string[] | undefined): string {
+  const key = Array.isArray(value) ? value[0] : value;
+  if (key === undefined || key.trim() === '') throw new HttpError(400, 'missing-idempotency-key', 'the Idempotency-Key header is required on every POST');
+  if (key.length > maxIdempotencyKeyLength) throw new HttpError(400, 'invalid-idempotency-key', `the Idempotency-Key header is longer than ${maxIdempotencyKeyLength} characters`);
+  return key;
+}
+
+/** Thrown inside the transaction when the key is already stored; the caller answers from the store. */
+export class KeyAlreadyUsed extends Error {
+  override name = 'KeyAlreadyUsed';
+  constructor(readonly key: string) {
+    super(`idempotency key '${key}' is already stored`);
+  }
+}
+
+/** Claims the key in the current transaction (placeholder response, completed before COMMIT). */
+export async function claimKey(query: Query, key: string, hash: string): Promise<void> {
+  try {
+    await query("INSERT INTO idempotency_keys (idempotency_key, request_hash, status_code, response_body) VALUES (?, ?, 0, '')", [key, hash]);
+  } catch (error) {
+    if (isDuplicateKey(error)) throw new KeyAlreadyUsed(key);
+    throw error;
+  }
+}
+
+export async function completeKey(query: Query, key: string, response: StoredResponse): Promise<void> {
+  await query('UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE idempotency_key = ?', [response.statusCode, JSON.stringify(response.body), key]);
+}
+
+/**
+ * The stored response for a replay (outside the failed transaction: only committed keys are visible).
+ * 422 when the key was first used for a different request.
+ */
+export async function storedResponse(query: Query, key: string, hash: string): Promise<StoredResponse> {
+  const rows = await query<Array<{ request_hash: string; status_code: number; response_body: string }>>(
+    'SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE idempotency_key = ?',
+    [key],
+  );
+  const row = rows[0];
+  // Only possible if the key was deleted between the failed INSERT and this read (e.g. a retention job).
+  if (!row) throw new HttpError(409, 'idempotency-key-in-flux', `idempotency key '${key}' vanished; retry the request`);
+  if (row.request_hash !== hash) {
+    throw new HttpError(422, 'idempotency-key-reused', `idempotency key '${key}' was already used for a different request`);
+  }
+  return { statusCode: Number(row.status_code), body: JSON.parse(row.response_body) as unknown };
+}

@@ -1,0 +1,232 @@
+/**
+ * command-service: the wallet's write side over HTTP.
+ *
+ *   POST /accounts                 {accountId?, owner, currency}                     → 201 {accountId, balance, version, eventIds}
+ *   POST /accounts/:id/deposits    {amount}                                          → 201 {accountId, balance, version, eventIds}
+ *   POST /accounts/:id/withdrawals {amount}                                          → 201 {accountId, balance, version, eventIds}
+ *   POST /transfers                {transferId?, fromAccountId, toAccountId, amount} → 201 {transferId, from, to, eventIds}
+ *   GET  /accounts/:id                                                               → {accountId, owner, currency, balance, version}
+ * Every POST needs an `Idempotency-Key` header (see idempotency.ts). Optional `trace-id` header.
+ *
+ * How events leave the service (`mode`):
+ *   outbox  domain change + outbox rows in ONE transaction; the relay publishes later. An event exists
+ *           iff its change committed, whatever crashes (E-001/E-002 ✅ arm).
+ *   direct  the dual write, kept as the experiments' anti-pattern (E-002 ❌ arm):
+ *           commit-then-produce  a crash or produce failure after COMMIT loses the event (the client
+ *                                gets a 500 although the money moved — deliberately not papered over);
+ *           produce-then-commit  a crash or failed COMMIT after the produce leaves a phantom event.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CommonConfig } from '../../config.ts';
+import { createPool, isRetryableDbError } from '../../db/pool.ts';
+import type { EventEnvelope } from '../../envelope/envelope.ts';
+import { failpoint } from '../../failpoints/index.ts';
+import { createHttpServer, HttpError, listen } from '../../http/server.ts';
+import { EventPublisher } from '../../kafka/event-publisher.ts';
+import { eventHeaders } from '../../kafka/headers.ts';
+import { createLogger } from '../../observability/logger.ts';
+import { ServiceMetrics } from '../../observability/metrics.ts';
+import type { RunningService } from '../service.ts';
+import { claimKey, completeKey, idempotencyKeyHeader, KeyAlreadyUsed, replayedHeader, requestHash, requireIdempotencyKey, storedResponse } from './idempotency.ts';
+import { deposit, openAccount, readAccount, transfer, withdraw, type CommandContext, type CommandResult } from './ledger.ts';
+import { defaultOutboxShards, insertOutboxEvents, outboxShard } from './outbox.ts';
+import { countingQuery, type Query } from './query.ts';
+import { accountParams, amountBody, assertJsonNumbers, openAccountBody, transferBody } from './validation.ts';
+
+export interface CommandServiceConfig extends CommonConfig {
+  mode: 'outbox' | 'direct';
+  /** direct mode only; default commit-then-produce. */
+  directOrder?: 'commit-then-produce' | 'produce-then-commit';
+  /** Must equal the relay's; default 16. */
+  outboxShards?: number;
+  /** direct mode's producer; default true (false = E-003's non-idempotent producer). */
+  idempotentProducer?: boolean;
+  /** MySQL connections; default 16. */
+  dbConnections?: number;
+}
+
+type CommandType = 'open-account' | 'deposit' | 'withdrawal' | 'transfer';
+
+/** Deadlocks / lock wait timeouts are retried this often, but only while nothing has left the service. */
+const maxDbAttempts = 3;
+
+export async function startCommandService(config: CommandServiceConfig): Promise<RunningService> {
+  if (config.mode !== 'outbox' && config.mode !== 'direct') throw new Error(`command-service: mode must be 'outbox' or 'direct', got '${String(config.mode)}'`);
+  const directOrder = config.directOrder ?? 'commit-then-produce';
+  if (directOrder !== 'commit-then-produce' && directOrder !== 'produce-then-commit') throw new Error(`command-service: unknown directOrder '${String(directOrder)}'`);
+  const shards = config.outboxShards ?? defaultOutboxShards;
+  outboxShard('check', shards); // validates the shard count at start, not on the first request
+
+  const logger = createLogger('command-service', config.logLevel);
+  const metrics = new ServiceMetrics('command-service');
+  const commands = metrics.counter('commands_total', 'Commands by type and result (ok, replayed, or the error code)', ['type', 'result']);
+  const dbQueries = metrics.counter('db_queries_total', 'SQL statements sent by the command-service');
+  const eventsWritten = metrics.counter('events_written_total', 'Events written, to the outbox or produced directly', ['mode']);
+
+  const pool = createPool(config.mysql, config.dbConnections ?? 16);
+  const poolQuery = countingQuery(pool, dbQueries);
+  const publisher =
+    config.mode === 'direct'
+      ? new EventPublisher({
+          brokers: config.kafka.brokers,
+          schemaRegistryUrl: config.schemaRegistryUrl,
+          topic: config.topics.events,
+          clientId: `command-service-${process.pid}`,
+          idempotent: config.idempotentProducer ?? true,
+          logger,
+        })
+      : undefined;
+
+  const publish = async (envelopes: EventEnvelope[]) => {
+    await publisher!.publish(envelopes.map((envelope) => ({ envelope })));
+    eventsWritten.inc({ mode: 'direct' }, envelopes.length);
+  };
+
+  /** One transaction: key claim, domain change, events out (per mode), key completion, COMMIT. */
+  async function runOnce<B>(key: string, hash: string, run: (query: Query) => Promise<CommandResult<B>>, state: { irrevocable: boolean }): Promise<CommandResult<B>> {
+    const connection = await pool.getConnection();
+    const query = countingQuery(connection, dbQueries);
+    let committed = false;
+    // BEGIN and COMMIT are round trips too: counted, so outbox and direct mode compare fairly.
+    const commit = async () => {
+      dbQueries.inc();
+      await connection.commit();
+      committed = true;
+    };
+    try {
+      dbQueries.inc();
+      await connection.beginTransaction();
+      await claimKey(query, key, hash);
+      const result = await run(query);
+      await completeKey(query, key, { statusCode: 201, body: result.body });
+      if (config.mode === 'outbox') {
+        await insertOutboxEvents(query, result.envelopes, shards);
+        await failpoint('command.before-commit');
+        await commit();
+        eventsWritten.inc({ mode: 'outbox' }, result.envelopes.length);
+      } else if (directOrder === 'commit-then-produce') {
+        await commit();
+        state.irrevocable = true; // committed: a retry would apply the change twice
+        try {
+          await failpoint('command.after-commit-before-produce');
+          await publish(result.envelopes);
+        } catch (error) {
+          // The dual-write problem, visible: money moved, the event is lost.
+          logger.error({ err: error, eventIds: result.envelopes.map((e) => e.eventId), traceId: result.envelopes[0]?.traceId }, 'committed but produce failed: events lost');
+          throw new HttpError(500, 'produce-failed', `the change committed but its events were not produced: ${(error as Error).message}`);
+        }
+      } else {
+        state.irrevocable = true; // the produce may reach Kafka even if it reports a failure
+        await publish(result.envelopes);
+        await failpoint('command.after-produce-before-commit');
+        await commit();
+      }
+      for (const envelope of result.envelopes) {
+        logger.info({ eventId: envelope.eventId, traceId: envelope.traceId, eventType: envelope.eventType, aggregateId: envelope.aggregateId, aggregateVersion: envelope.aggregateVersion, mode: config.mode }, 'event written');
+      }
+      return result;
+    } catch (error) {
+      if (!committed) await connection.rollback().catch(() => undefined);
+      throw error;
+    } finally {
+      connection.release();
+    }
+  }
+
+  async function execute<B>(type: CommandType, request: FastifyRequest, reply: FastifyReply, run: (query: Query, context: CommandContext) => Promise<CommandResult<B>>) {
+    const key = requireIdempotencyKey(request.headers[idempotencyKeyHeader]);
+    const hash = requestHash(request.method, request.url.split('?')[0]!, request.body);
+    const context: CommandContext = { traceId: traceIdOf(request) };
+    try {
+      for (let attempt = 1; ; attempt += 1) {
+        const state = { irrevocable: false };
+        try {
+          const result = await runOnce(key, hash, (query) => run(query, context), state);
+          commands.inc({ type, result: 'ok' });
+          return reply.status(201).send(result.body);
+        } catch (error) {
+          if (attempt < maxDbAttempts && !state.irrevocable && isRetryableDbError(error)) {
+            logger.warn({ err: error, attempt, traceId: context.traceId }, 'transaction failed transiently, retrying');
+            await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20));
+            continue;
+          }
+          throw error;
+        }
+      }
+    } catch (error) {
+      if (error instanceof KeyAlreadyUsed) {
+        try {
+          const stored = await storedResponse(poolQuery, key, hash);
+          commands.inc({ type, result: 'replayed' });
+          return reply.status(stored.statusCode).header(replayedHeader, 'true').send(stored.body);
+        } catch (replayError) {
+          error = replayError;
+        }
+      }
+      commands.inc({ type, result: error instanceof HttpError ? error.error : 'error' });
+      throw error;
+    }
+  }
+
+  const app = createHttpServer({ metrics, logger });
+  /** Before the schema: the key header, and money as JSON numbers (ajv would coerce "100"). */
+  const guard = (numberFields: string[]) => async (request: FastifyRequest) => {
+    requireIdempotencyKey(request.headers[idempotencyKeyHeader]);
+    assertJsonNumbers(request.body, numberFields);
+  };
+
+  app.post<{ Body: { accountId?: string; owner: string; currency: string } }>(
+    '/accounts',
+    { schema: { body: openAccountBody }, preValidation: guard([]) },
+    (request, reply) => execute('open-account', request, reply, (query, context) => openAccount(query, request.body, context)),
+  );
+  app.post<{ Params: { id: string }; Body: { amount: number } }>(
+    '/accounts/:id/deposits',
+    { schema: { params: accountParams, body: amountBody }, preValidation: guard(['amount']) },
+    (request, reply) => execute('deposit', request, reply, (query, context) => deposit(query, request.params.id, request.body.amount, context)),
+  );
+  app.post<{ Params: { id: string }; Body: { amount: number } }>(
+    '/accounts/:id/withdrawals',
+    { schema: { params: accountParams, body: amountBody }, preValidation: guard(['amount']) },
+    (request, reply) => execute('withdrawal', request, reply, (query, context) => withdraw(query, request.params.id, request.body.amount, context)),
+  );
+  app.post<{ Body: { transferId?: string; fromAccountId: string; toAccountId: string; amount: number } }>(
+    '/transfers',
+    { schema: { body: transferBody }, preValidation: guard(['amount']) },
+    (request, reply) => execute('transfer', request, reply, (query, context) => transfer(query, request.body, context)),
+  );
+  app.get<{ Params: { id: string } }>('/accounts/:id', { schema: { params: accountParams } }, async (request) => readAccount(poolQuery, request.params.id));
+
+  let url: string;
+  try {
+    if (publisher) await publisher.connect();
+    url = await listen(app, config.httpPort ?? 0);
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    await publisher?.disconnect();
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  logger.info({ url, mode: config.mode, directOrder, shards }, 'command-service started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    name: 'command',
+    url,
+    metrics,
+    stop: () =>
+      (stopping ??= (async () => {
+        await app.close(); // waits for in-flight requests
+        await publisher?.disconnect();
+        await pool.end().catch(() => undefined);
+      })()),
+  };
+}
+
+/** The caller's trace id (header `trace-id`) if it is sane, else a new one. */
+function traceIdOf(request: FastifyRequest): string {
+  const value = request.headers[eventHeaders.traceId];
+  const traceId = Array.isArray(value) ? value[0] : value;
+  return traceId && /^[A-Za-z0-9_.:-]{1,64}$/.test(traceId) ? traceId : randomUUID();
+}

@@ -1,0 +1,227 @@
+/**
+ * outbox-relay: publishes the outbox rows the command-service committed, in order, to `topics.events`.
+ *
+ * One pass visits every shard with pending rows, starting at an offset that rotates (random at start,
+ * so several relays do not all begin with shard 0). Per shard:
+ *   GET_LOCK(shard, 0)                 lease the shard or skip it (another relay is on it)
+ *   START TRANSACTION
+ *   SELECT … FOR UPDATE SKIP LOCKED    the shard's oldest unpublished rows, by id
+ *   failpoint relay.before-publish
+ *   producer.send(all rows, in order)  one send, acks=-1 (idempotent producer by default)
+ *   failpoint relay.after-publish-before-mark
+ *   UPDATE … SET published_at          the same rows
+ *   COMMIT
+ *   failpoint relay.after-mark
+ *   RELEASE_LOCK
+ * Delivery is at-least-once by construction: a crash between the send's ack and COMMIT publishes the
+ * batch again (E-003; consumers dedupe by event id). It is never at-most-once: rows are marked only after
+ * Kafka acknowledged them.
+ *
+ * A failed batch (Kafka down, registry down, failpoint) is rolled back, its rows get attempts + 1 and
+ * last_error, and only that shard backs off (exponential, full jitter); the others keep going, so the
+ * backlog grows while Kafka is away and drains when it is back. The publisher is replaced after a
+ * failure so a new attempt starts from a clean producer.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RetryOptions } from 'kafkajs';
+import type { CommonConfig } from '../../config.ts';
+import { createPool } from '../../db/pool.ts';
+import type { EventEnvelope } from '../../envelope/envelope.ts';
+import { failpoint } from '../../failpoints/index.ts';
+import { createHttpServer, listen } from '../../http/server.ts';
+import { EventPublisher, type OutgoingEvent } from '../../kafka/event-publisher.ts';
+import { eventHeaders, type KafkaHeaders } from '../../kafka/headers.ts';
+import { createLogger } from '../../observability/logger.ts';
+import { ServiceMetrics } from '../../observability/metrics.ts';
+import type { RunningService } from '../service.ts';
+import { BackoffTracker, defaultBackoff, type BackoffOptions } from './backoff.ts';
+import { backlog, pendingShards, recordFailure, ShardSession, type OutboxRow } from './outbox-store.ts';
+
+export interface RelayConfig extends CommonConfig {
+  relayId?: string;
+  /** Rows per batch (one producer.send); default 200. */
+  batchSize?: number;
+  /** Sleep when a pass found nothing to publish; default 20 ms. */
+  pollIntervalMs?: number;
+  /** Must equal the command-service's; default 16. */
+  outboxShards?: number;
+  /** Idempotent producer; default true (false = E-003's anti-pattern). */
+  idempotent?: boolean;
+  /** Per-shard backoff after a failed batch; default {initialMs: 100, maxMs: 5000}. */
+  backoff?: BackoffOptions;
+  /** kafkajs retries within one send/connect (default kafkajs's: 5 from 300 ms); the relay's own backoff comes after. */
+  producerRetry?: RetryOptions;
+}
+
+export async function startOutboxRelay(config: RelayConfig): Promise<RunningService> {
+  const relayId = config.relayId ?? `relay-${randomUUID().slice(0, 8)}`;
+  const batchSize = config.batchSize ?? 200;
+  const pollIntervalMs = config.pollIntervalMs ?? 20;
+  const shards = config.outboxShards ?? 16;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`relay: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(shards) || shards < 1) throw new Error(`relay: outboxShards must be a positive integer, got ${shards}`);
+
+  const logger = createLogger('outbox-relay', config.logLevel).child({ relayId });
+  const metrics = new ServiceMetrics('outbox-relay');
+  const pool = createPool(config.mysql, 3);
+  const dbQueries = metrics.counter('db_queries_total', 'SQL statements sent by the relay');
+  const published = metrics.counter('relay_published_total', 'Events published and marked');
+  const publishErrors = metrics.counter('relay_publish_errors_total', 'Batches that failed (rolled back, attempts + 1)');
+  const batchSizes = metrics.histogram('relay_batch_size', 'Rows per published batch', [], [1, 5, 10, 25, 50, 100, 200, 500, 1000]);
+  const publishDuration = metrics.histogram('relay_publish_duration_seconds', 'producer.send of one batch, until acks=-1');
+  // Collected on scrape, from the table itself: the backlog is a fact of the database, not of one relay.
+  let lastBacklog = { count: 0, oldestAgeSeconds: 0 };
+  const readBacklog = async () => {
+    lastBacklog = await backlog(pool).catch(() => lastBacklog);
+    return lastBacklog;
+  };
+  metrics.gauge('outbox_backlog', 'Outbox rows not yet published', [], async function collect() {
+    this.set((await readBacklog()).count);
+  });
+  metrics.gauge('outbox_oldest_age_seconds', 'Age of the oldest unpublished outbox row', [], async function collect() {
+    this.set((await readBacklog()).oldestAgeSeconds);
+  });
+
+  const publisher = new EventPublisher({
+    brokers: config.kafka.brokers,
+    schemaRegistryUrl: config.schemaRegistryUrl,
+    topic: config.topics.events,
+    clientId: relayId,
+    idempotent: config.idempotent ?? true,
+    ...(config.producerRetry ? { retry: config.producerRetry } : {}),
+    logger,
+  });
+  const session = new ShardSession(config.mysql, dbQueries);
+  const backoffOptions = config.backoff ?? defaultBackoff;
+  const shardBackoff = new BackoffTracker<number>(backoffOptions);
+  const databaseBackoff = new BackoffTracker<'db'>(backoffOptions);
+
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  /** Publishes one batch of one shard; returns how many events were published (0: none or failed). */
+  async function relayShard(shard: number): Promise<number> {
+    if (!(await session.tryLease(shard))) return 0;
+    try {
+      let rows: OutboxRow[] = [];
+      try {
+        await session.begin();
+        rows = await session.lockBatch(shard, batchSize);
+        if (rows.length === 0) {
+          await session.commit();
+          return 0;
+        }
+        const events = rows.map(toOutgoingEvent);
+        await failpoint('relay.before-publish');
+        const started = performance.now();
+        await publisher.publish(events);
+        publishDuration.observe((performance.now() - started) / 1000);
+        await failpoint('relay.after-publish-before-mark');
+        await session.markPublished(rows.map((row) => row.id));
+        await session.commit();
+      } catch (error) {
+        await failBatch(shard, rows, error);
+        return 0;
+      }
+      shardBackoff.succeed(shard);
+      published.inc(rows.length);
+      batchSizes.observe(rows.length);
+      if (logger.isLevelEnabled('debug')) logger.debug({ shard, eventIds: rows.map((row) => row.eventId) }, 'batch published');
+      try {
+        await failpoint('relay.after-mark');
+      } catch (error) {
+        logger.warn({ err: error, shard }, 'failpoint after mark (batch is committed)');
+      }
+      return rows.length;
+    } finally {
+      await session.releaseLease(shard).catch(() => session.close());
+    }
+  }
+
+  async function failBatch(shard: number, rows: OutboxRow[], error: unknown): Promise<void> {
+    await session.rollback().catch(() => session.close());
+    publishErrors.inc();
+    const delayMs = shardBackoff.fail(shard);
+    const message = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
+    // While Kafka is away every shard fails every few seconds: warn on a shard's first failure and every
+    // 10th after it, the rest at debug, so an outage is visible without drowning the log.
+    const attempt = shardBackoff.attempts(shard);
+    const level = attempt === 1 || attempt % 10 === 0 ? 'warn' : 'debug';
+    logger[level]({ error: message, shard, attempt, delayMs, eventIds: rows.map((row) => row.eventId), traceIds: [...new Set(rows.map(traceIdOf))] }, 'batch failed, rolled back; shard backs off');
+    await recordFailure(pool, dbQueries, rows.map((row) => row.id), message).catch((recordError: unknown) =>
+      logger.warn({ err: recordError, shard }, 'could not record the failure on the outbox rows'),
+    );
+  }
+
+  async function run(): Promise<void> {
+    let offset = Math.floor(Math.random() * shards);
+    while (!stopping) {
+      let publishedThisPass = 0;
+      try {
+        const pending = await pendingShards(pool, dbQueries);
+        // Rows with a shard number beyond our count (a misconfigured writer) are still published.
+        const span = Math.max(shards, ...[...pending].map((shard) => shard + 1));
+        for (let i = 0; i < span && !stopping; i += 1) {
+          const shard = (offset + i) % span;
+          if (!pending.has(shard) || shardBackoff.isWaiting(shard)) continue;
+          publishedThisPass += await relayShard(shard);
+        }
+        offset = (offset + 1) % shards;
+        databaseBackoff.succeed('db');
+      } catch (error) {
+        // The database (not Kafka) failed: start over on a new connection, after a backoff.
+        await session.close();
+        const delayMs = databaseBackoff.fail('db');
+        logger.warn({ err: error, delayMs }, 'relay pass failed (database)');
+        if (!stopping) await pause(delayMs);
+        continue;
+      }
+      // A pass that published something goes again at once: the backlog drains at full speed.
+      if (publishedThisPass === 0 && !stopping) await pause(pollIntervalMs);
+    }
+  }
+
+  const app = createHttpServer({ metrics, logger });
+  const url = await listen(app, config.httpPort ?? 0);
+  const loop = run().catch((error: unknown) => logger.error({ err: error }, 'relay loop crashed'));
+  logger.info({ url, batchSize, shards, idempotent: publisher.idempotent }, 'outbox-relay started');
+
+  let stopped: Promise<void> | undefined;
+  return {
+    name: 'relay',
+    url,
+    metrics,
+    stop: () =>
+      (stopped ??= (async () => {
+        stopping = true;
+        wake?.();
+        await loop; // the batch in progress finishes (published and marked, or rolled back)
+        await session.close();
+        await publisher.disconnect();
+        await app.close();
+        await pool.end().catch(() => undefined);
+      })()),
+  };
+}
+
+function traceIdOf(row: OutboxRow): string | undefined {
+  try {
+    return (JSON.parse(row.headers) as KafkaHeaders)[eventHeaders.traceId];
+  } catch {
+    return undefined;
+  }
+}
+
+function toOutgoingEvent(row: OutboxRow): OutgoingEvent {
+  return { envelope: JSON.parse(row.payload) as EventEnvelope, headers: JSON.parse(row.headers) as KafkaHeaders };
+}

@@ -1,0 +1,149 @@
+/**
+ * The relay's side of the outbox table: shard leases, locking a batch, marking it published, recording
+ * failures, and the backlog numbers for the gauges.
+ *
+ * Why two kinds of lock:
+ *   - GET_LOCK('<database>.outbox.<shard>', 0): a named, session-scoped lease on a whole shard. All events
+ *     of one aggregate are in one shard, so while a relay holds the lease no other relay can publish any
+ *     of that aggregate's events: a later batch cannot overtake an earlier one in flight, and versions
+ *     reach Kafka in order. Several relays share the work shard by shard. The lease dies with the
+ *     session, so a crashed relay (or a dead connection) frees its shard at once.
+ *   - SELECT … FOR UPDATE SKIP LOCKED: the row locks a second relay would hit if it ever ran on the same
+ *     rows (e.g. a relay configured with a different shard count); it skips them instead of waiting and
+ *     publishing them again after the first relay's COMMIT.
+ * The lease and the batch transaction share one dedicated connection, so a lost connection loses both
+ * together (never "transaction alive, lease gone").
+ */
+import { createHash } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import type { Counter } from 'prom-client';
+import type { MysqlConfig } from '../../config.ts';
+
+export interface OutboxRow {
+  id: number;
+  eventId: string;
+  aggregateId: string;
+  aggregateVersion: number;
+  payload: string;
+  headers: string;
+}
+
+/** MySQL/MariaDB lock names are at most 64 characters: long database names are hashed. */
+export function shardLockName(database: string, shard: number): string {
+  const name = `${database}.outbox.${shard}`;
+  if (name.length <= 64) return name;
+  return `${createHash('sha256').update(database).digest('hex').slice(0, 40)}.outbox.${shard}`;
+}
+
+/** The relay's dedicated connection: shard leases and the batch transaction. */
+export class ShardSession {
+  private connection?: mysql.Connection;
+
+  constructor(
+    private readonly config: MysqlConfig,
+    private readonly queries: Counter,
+  ) {}
+
+  private async query<T>(sql: string, params: unknown[] = []): Promise<T> {
+    const connection = await this.connect();
+    this.queries.inc();
+    const [result] = await connection.query(sql, params);
+    return result as T;
+  }
+
+  private async connect(): Promise<mysql.Connection> {
+    if (!this.connection) {
+      const connection = await mysql.createConnection({ ...this.config, connectTimeout: 5000, supportBigNumbers: true });
+      // A dead socket emits 'error' outside any query; without a listener it would crash the process.
+      connection.on('error', () => {
+        if (this.connection === connection) this.connection = undefined;
+      });
+      this.connection = connection;
+    }
+    return this.connection;
+  }
+
+  /** True when the shard's lease was free and is now ours (never waits: timeout 0). */
+  async tryLease(shard: number): Promise<boolean> {
+    const rows = await this.query<Array<{ acquired: number | null }>>('SELECT GET_LOCK(?, 0) AS acquired', [shardLockName(this.config.database, shard)]);
+    return Number(rows[0]?.acquired) === 1;
+  }
+
+  /** No-op without a connection: a closed session already lost its leases. */
+  async releaseLease(shard: number): Promise<void> {
+    if (!this.connection) return;
+    await this.query('SELECT RELEASE_LOCK(?)', [shardLockName(this.config.database, shard)]);
+  }
+
+  async begin(): Promise<void> {
+    await this.query('START TRANSACTION');
+  }
+
+  /** The shard's oldest unpublished rows, in id (= commit order per aggregate) order, locked. */
+  async lockBatch(shard: number, limit: number): Promise<OutboxRow[]> {
+    const rows = await this.query<Array<{ id: number | string; event_id: string; aggregate_id: string; aggregate_version: number | string; payload: string; headers: string }>>(
+      `SELECT id, event_id, aggregate_id, aggregate_version, payload, headers
+         FROM outbox_event
+        WHERE shard = ? AND published_at IS NULL
+        ORDER BY id
+        LIMIT ?
+        FOR UPDATE SKIP LOCKED`,
+      [shard, limit],
+    );
+    return rows.map((row) => ({
+      id: Number(row.id),
+      eventId: row.event_id,
+      aggregateId: row.aggregate_id,
+      aggregateVersion: Number(row.aggregate_version),
+      payload: row.payload,
+      headers: row.headers,
+    }));
+  }
+
+  async markPublished(ids: number[]): Promise<void> {
+    if (ids.length) await this.query('UPDATE outbox_event SET published_at = NOW(6) WHERE id IN (?)', [ids]);
+  }
+
+  async commit(): Promise<void> {
+    await this.query('COMMIT');
+  }
+
+  /** No-op without a connection: a closed session's transaction is already rolled back. */
+  async rollback(): Promise<void> {
+    if (!this.connection) return;
+    await this.query('ROLLBACK');
+  }
+
+  /** Drops the connection (and with it any lease and open transaction). */
+  async close(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) await connection.end().catch(() => connection.destroy());
+  }
+}
+
+/**
+ * Shards with at least one unpublished row: one cheap query, so an idle relay does not lease 16 shards
+ * per poll. The (shard, published_at, id) index answers it with a loose index scan ("Using index for
+ * group-by": one dive per shard), so its cost does not grow with the number of published rows.
+ */
+export async function pendingShards(pool: mysql.Pool, queries: Counter): Promise<Set<number>> {
+  queries.inc();
+  const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT DISTINCT shard FROM outbox_event WHERE published_at IS NULL');
+  return new Set(rows.map((row) => Number(row.shard)));
+}
+
+/** attempts + 1 and the error, in its own short transaction (the batch's own was rolled back). */
+export async function recordFailure(pool: mysql.Pool, queries: Counter, ids: number[], message: string): Promise<void> {
+  if (!ids.length) return;
+  queries.inc();
+  await pool.query('UPDATE outbox_event SET attempts = attempts + 1, last_error = ? WHERE id IN (?) AND published_at IS NULL', [message.slice(0, 1000), ids]);
+}
+
+export async function backlog(pool: mysql.Pool): Promise<{ count: number; oldestAgeSeconds: number }> {
+  const [rows] = await pool.query<mysql.RowDataPacket[]>(
+    'SELECT COUNT(*) AS n, TIMESTAMPDIFF(MICROSECOND, MIN(created_at), NOW(6)) AS age_us FROM outbox_event WHERE published_at IS NULL',
+  );
+  const row = rows[0];
+  return { count: Number(row?.n ?? 0), oldestAgeSeconds: row?.age_us == null ? 0 : Number(row.age_us) / 1e6 };
+}
