@@ -11,6 +11,9 @@ export default defineConfig({
   test: {
     // Global setup's teardown stops a cluster the run started: give the brokers time to shut down.
     teardownTimeout: 60_000,
+    // The usual terminal output, plus the run report (reports/latest/report.html, or LAB_RUN_DIR under
+    // `npx lab run`). The lab reporter writes only when lab suites ran; reporters are a root option.
+    reporters: ['default', './lab/report/reporter.ts'],
     projects: [
       {
         test: {

@@ -7,14 +7,17 @@
  *   lab logs <proc> [-n N] last lines of a process's log (broker-1, controller, mysql, redis, registry, toxiproxy)
  *   lab env                the environment descriptor as JSON (endpoints for your own tools)
  *   lab service <name>     run one service as its own process (config: JSON in LAB_SERVICE_CONFIG)
+ *   lab run [e-001 …]      run lab suites (all without arguments) into reports/<run>/ with report.json
+ *                          and report.html; reports/latest then points at it
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { clusterProblems, describeProcesses, downLocalCluster, readDescriptor, tailLog, upLocalCluster } from './infra/local/cluster.ts';
 import { repoRoot } from './infra/paths.ts';
 import { MissingPrerequisiteError } from './infra/prerequisites.ts';
+import { runSuites } from './report/run.ts';
 
-const usage = `usage: npx lab <up [--brokers N] | down | status | logs <process> [-n N] | env | service <name>>`;
+const usage = `usage: npx lab <up [--brokers N] | down | status | logs <process> [-n N] | env | service <name> | run [e-001 …]>`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -94,6 +97,8 @@ async function main(argv: string[]): Promise<number> {
       await runService(name);
       return new Promise<number>(() => undefined); // runs until signalled
     }
+    case 'run':
+      return runSuites(positionals);
     default:
       console.error(usage);
       return command ? 2 : 0;

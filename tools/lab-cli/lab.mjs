@@ -10,6 +10,11 @@ import path from 'node:path';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(path.join(root, 'package.json'));
 const tsxCli = require.resolve('tsx/cli');
+// Ctrl-C reaches the whole foreground process group, the child included: let the child run its own
+// cleanup (stop a half-started cluster, finish the run report) and exit with its code, instead of
+// returning the prompt while it is still working.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
 const result = spawnSync(process.execPath, [tsxCli, path.join(root, 'lab', 'cli.ts'), ...process.argv.slice(2)], {
   stdio: 'inherit',
 });
