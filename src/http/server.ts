@@ -6,7 +6,7 @@
  *   GET /failpoints             armed failpoints with hit/fire counts
  *   PUT /failpoints/:name       body: a spec (`crash`, `error(count=1)`, …); DELETE clears
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { failpoints } from '../failpoints/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
@@ -22,7 +22,12 @@ export class HttpError extends Error {
 }
 
 export function createHttpServer(options: { metrics: ServiceMetrics; logger: Logger }): FastifyInstance {
-  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 * 1024 }) as unknown as FastifyInstance;
+  // Per-request logs off: experiments send thousands of requests; services log what matters themselves.
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+  }) as unknown as FastifyInstance;
   const requests = options.metrics.histogram('http_request_duration_seconds', 'HTTP request latency', ['route', 'status']);
   app.addHook('onResponse', async (request, reply) => {
     requests.observe({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
