@@ -1,0 +1,386 @@
+/**
+ * consumer-service on the real cluster: projection, dedupe, poison → DLQ, retry topics, side effect, cache.
+ *
+ * Question  Does the consumer apply each event exactly once in effect (idempotent mode) and show the
+ *           double-apply in naive mode; does a poison record go to the DLQ without blocking the records
+ *           behind it; does a transient failure heal through the retry topics, and reach the DLQ only
+ *           once maxAttempts is spent; is the notification delivered once per event and the cache
+ *           invalidated after the commit?
+ * Setup     A fresh database (wallet schema) and Redis key prefix per suite; per scenario a fresh topic
+ *           set (2 partitions, retry delays 200/400/800 ms) and consumer group. Events are produced by
+ *           this suite per the pipeline contract (EnvelopeSerde + registry, key = account id, versions
+ *           1, 2, 3 … per account), the consumer and a notification gateway run in this process.
+ * Fault     The same record produced twice (a redelivery); JSON bytes and an unknown schema id and two
+ *           business-invalid events on one partition; failpoint `consumer.apply = error(count=2)`.
+ * Expected  idempotent: balances/versions as computed, one applied_event_log row per event,
+ *           duplicates_skipped_total ≥ 1, one notification per event id, the cache key gone.
+ *           naive: the duplicated deposit applied (and notified) twice.
+ *           poison: four DLQ records with their reason and original partition/offset; the good event
+ *           after them on the same partition applied.
+ *           transient: applied via retry-1 and retry-2, DLQ empty; with maxAttempts = 2 the same fault
+ *           ends in the DLQ with attempts = 2.
+ * Numbers   `[consumer] …` lines: time to apply, retries and DLQ counts per scenario.
+ */
+import { request } from 'undici';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { balanceKey } from '../../src/cache/balance-store.ts';
+import { EnvelopeSerde, frame, newEnvelope, RegistrySchemaSource, type EventEnvelope, type WalletEventPayload } from '../../src/envelope/index.ts';
+import { failpoints } from '../../src/failpoints/index.ts';
+import { eventHeaders, failureHeaders, readHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
+import { ensureTopics, type TopicNames } from '../../src/kafka/topics.ts';
+import { startConsumerService, type ConsumerConfig } from '../../src/services/consumer/index.ts';
+import { startNotificationGateway } from '../../src/services/notification-gateway/index.ts';
+import type { RunningService } from '../../src/services/service.ts';
+import { kafka, redis as redisClient } from '../infra/clients.ts';
+import { deleteKeysWithPrefix, deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
+import { waitFor } from '../infra/ports.ts';
+import { commonConfig, createMigratedDatabase, redisOf } from '../infra/services.ts';
+import { labEnvironment } from '../infra/vitest.ts';
+
+const env = labEnvironment();
+const id = isolationId(env, 'consumer');
+const keyPrefix = `${id}:`;
+const report = (line: string) => console.log(`[consumer] ${line}`);
+
+let client: Kafka;
+let admin: Admin;
+let producer: Producer;
+let database: IsolatedDatabase;
+let cache: Redis;
+let gateway: RunningService;
+const running: RunningService[] = [];
+const groups: string[] = [];
+const subjects: string[] = [];
+
+beforeAll(async () => {
+  client = kafka(env, `consumer-test-${id}`, { retry: { retries: 10, initialRetryTime: 200 } });
+  admin = client.admin();
+  await admin.connect();
+  producer = client.producer({ idempotent: true });
+  await producer.connect();
+  database = await createMigratedDatabase(env, id);
+  cache = redisClient(env);
+  gateway = await startNotificationGateway({});
+});
+
+/**
+ * Bounds a step that has no timeout of its own (Kafka client calls, a service stop), so a hang fails
+ * the test within seconds and names the step, instead of a silent test timeout.
+ */
+async function within<T>(what: string, ms: number, step: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([step, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+afterEach(async () => {
+  failpoints.clear();
+  // Stop each scenario's consumer even when its test failed.
+  while (running.length) await within('stopping the consumer-service', 45_000, running.pop()!.stop());
+});
+
+afterAll(async () => {
+  failpoints.clear();
+  while (running.length) await running.pop()!.stop().catch(() => undefined);
+  await gateway?.stop();
+  if (admin) {
+    await admin.deleteGroups(groups).catch(() => undefined);
+    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
+  }
+  for (const subject of subjects) {
+    const url = `${env.descriptor.schemaRegistry.url}/subjects/${encodeURIComponent(subject)}`;
+    await request(url, { method: 'DELETE' }).then((r) => r.body.dump()).catch(() => undefined);
+    await request(`${url}?permanent=true`, { method: 'DELETE' }).then((r) => r.body.dump()).catch(() => undefined);
+  }
+  if (cache) {
+    await deleteKeysWithPrefix(cache, keyPrefix).catch(() => undefined);
+    cache.disconnect();
+  }
+  await producer?.disconnect();
+  await admin?.disconnect();
+  await database?.drop();
+});
+
+interface Scenario {
+  topics: TopicNames;
+  serde: EnvelopeSerde;
+  config(extra?: Partial<ConsumerConfig>): ConsumerConfig;
+}
+
+/** A fresh topic set and consumer group for one scenario. */
+async function scenario(name: string): Promise<Scenario> {
+  const base = commonConfig(env, { database: database.name, topicPrefix: `${id}.${name}.`, retryDelaysMs: [200, 400, 800] });
+  await within(`creating the ${name} topics`, 60_000, ensureTopics(admin, base.topics, 2));
+  const subject = `${base.topics.events}-value`;
+  subjects.push(subject);
+  const groupId = `${id}.${name}.projection`;
+  groups.push(groupId);
+  return {
+    topics: base.topics,
+    serde: new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject }),
+    // 'error': the scenarios' failures are expected; their warn lines would bury the report lines.
+    config: (extra = {}) => ({ ...base, groupId, logLevel: 'error', ...extra }),
+  };
+}
+
+async function start(config: ConsumerConfig): Promise<RunningService> {
+  const service = await within('starting the consumer-service', 60_000, startConsumerService(config));
+  running.push(service);
+  return service;
+}
+
+/** An account's event stream with contract versions: AccountOpened = 1, then +1 per event. */
+function account(accountId: string) {
+  let version = 0;
+  return {
+    id: accountId,
+    event(payload: WalletEventPayload): EventEnvelope {
+      version += 1;
+      return newEnvelope(payload, { id: accountId, version });
+    },
+  };
+}
+
+function contractHeaders(envelope: EventEnvelope): KafkaHeaders {
+  return { [eventHeaders.eventId]: envelope.eventId, [eventHeaders.eventType]: envelope.eventType, [eventHeaders.traceId]: envelope.traceId, [eventHeaders.aggregateId]: envelope.aggregateId };
+}
+
+/** Produces envelopes per the contract, in order (one send: per-key order is the order given). */
+async function produce(s: Scenario, envelopes: EventEnvelope[]): Promise<void> {
+  const messages = await Promise.all(envelopes.map(async (e) => ({ key: e.aggregateId, value: await s.serde.encode(e), headers: contractHeaders(e) })));
+  await within('producing events', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages }));
+}
+
+async function projection(accountId: string): Promise<{ balance: number; version: number; last_event_id: string } | undefined> {
+  const [rows] = await database.pool.query('SELECT balance, version, last_event_id FROM account_balance_view WHERE account_id = ?', [accountId]);
+  const row = (rows as Array<{ balance: number | string; version: number | string; last_event_id: string }>)[0];
+  return row && { balance: Number(row.balance), version: Number(row.version), last_event_id: row.last_event_id };
+}
+
+async function applications(eventIds: string[]): Promise<Record<string, number>> {
+  const [rows] = await database.pool.query('SELECT event_id, COUNT(*) AS n FROM applied_event_log WHERE event_id IN (?) GROUP BY event_id', [eventIds]);
+  return Object.fromEntries((rows as Array<{ event_id: string; n: number }>).map((r) => [r.event_id, Number(r.n)]));
+}
+
+async function recordCount(topic: string): Promise<number> {
+  const offsets = await within(`reading the offsets of ${topic}`, 30_000, admin.fetchTopicOffsets(topic));
+  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+}
+
+interface ReadRecord {
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: KafkaHeaders;
+}
+
+/** Reads `expected` records of `topic` from the beginning with a throwaway group. */
+async function readTopic(topic: string, expected: number): Promise<ReadRecord[]> {
+  const groupId = `${topic}.reader-${groups.length}`;
+  groups.push(groupId);
+  const reader = client.consumer({ groupId, maxWaitTimeInMs: 200 });
+  const records: ReadRecord[] = [];
+  await reader.connect();
+  try {
+    await reader.subscribe({ topic, fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ partition, message }) => {
+        records.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers: readHeaders(message.headers as Record<string, unknown>) });
+      },
+    });
+    await waitFor(`${expected} records on ${topic}`, async () => records.length >= expected, { timeoutMs: 30_000 });
+  } finally {
+    await within(`disconnecting the reader of ${topic}`, 30_000, reader.disconnect());
+  }
+  return records;
+}
+
+describe('consumer-service', () => {
+  it('idempotent: applies the projection once per event, notifies once, invalidates the cache', async () => {
+    const s = await scenario('idem');
+    const a = account(`${id}-a`);
+    const b = account(`${id}-b`);
+    const events = [
+      a.event({ type: 'AccountOpened', accountId: a.id, owner: 'alice', currency: 'EUR' }),
+      a.event({ type: 'FundsDeposited', accountId: a.id, amount: 1000 }),
+      b.event({ type: 'AccountOpened', accountId: b.id, owner: 'bob', currency: 'EUR' }),
+      a.event({ type: 'FundsWithdrawn', accountId: a.id, amount: 300 }),
+      a.event({ type: 'TransferDebited', transferId: 't-1', accountId: a.id, counterpartyAccountId: b.id, amount: 200 }),
+      b.event({ type: 'TransferCredited', transferId: 't-1', accountId: b.id, counterpartyAccountId: a.id, amount: 200 }),
+      b.event({ type: 'FundsDeposited', accountId: b.id, amount: 50 }),
+    ];
+    // A cached balance of b: the consumer must delete it after applying b's events.
+    await cache.set(balanceKey(keyPrefix, b.id), JSON.stringify({ accountId: b.id, balance: 0, version: 1 }));
+    const startedAt = Date.now();
+    const service = await start(s.config({ notificationUrl: gateway.url, redis: redisOf(env, keyPrefix) }));
+    // The deposit of a, produced twice: a redelivery as the consumer sees it.
+    await produce(s, [...events, events[1]!]);
+
+    await waitFor('projection of a and b', async () => (await projection(a.id))?.version === 4 && (await projection(b.id))?.version === 3 && (await service.metrics.value('duplicates_skipped_total')) >= 1, { timeoutMs: 60_000 });
+    report(`idempotent: 8 records applied in ${Date.now() - startedAt} ms (incl. group join)`);
+
+    expect(await projection(a.id)).toEqual({ balance: 1000 - 300 - 200, version: 4, last_event_id: events[4]!.eventId });
+    expect(await projection(b.id)).toEqual({ balance: 250, version: 3, last_event_id: events[6]!.eventId });
+    const ids = events.map((e) => e.eventId);
+    expect(await applications(ids)).toEqual(Object.fromEntries(ids.map((eventId) => [eventId, 1])));
+    const [processed] = await database.pool.query('SELECT COUNT(*) AS n FROM processed_event WHERE consumer_group = ?', [s.config().groupId]);
+    expect(Number((processed as Array<{ n: number }>)[0]!.n)).toBe(events.length);
+    expect(await service.metrics.value('duplicates_skipped_total')).toBe(1);
+    expect(await service.metrics.value('events_applied_total')).toBe(events.length);
+    expect(await service.metrics.value('dlq_total')).toBe(0);
+
+    const delivered = (await (await request(`${gateway.url}/notifications`)).body.json()) as { deliveriesByEventId: Record<string, number> };
+    for (const eventId of ids) expect(delivered.deliveriesByEventId[eventId]).toBe(1);
+    expect(await cache.exists(balanceKey(keyPrefix, b.id))).toBe(0);
+
+    const metricsText = await (await request(`${service.url}/metrics`)).body.text();
+    expect(metricsText).toMatch(/e2e_latency_seconds_count\{[^}]*\} 7/);
+    expect(metricsText).toMatch(/consumer_lag\{/);
+  });
+
+  it('naive: the same record twice is applied and notified twice (E-003 anti-pattern)', async () => {
+    const s = await scenario('naive');
+    const n = account(`${id}-n`);
+    const opened = n.event({ type: 'AccountOpened', accountId: n.id, owner: 'nina', currency: 'EUR' });
+    const deposit = n.event({ type: 'FundsDeposited', accountId: n.id, amount: 100 });
+    const service = await start(s.config({ mode: 'naive', notificationUrl: gateway.url }));
+    await produce(s, [opened, deposit, deposit]);
+
+    await waitFor('both copies of the deposit applied', async () => (await applications([deposit.eventId]))[deposit.eventId] === 2, { timeoutMs: 60_000 });
+    expect(await projection(n.id)).toEqual({ balance: 200, version: 2, last_event_id: deposit.eventId });
+    expect(await service.metrics.value('duplicates_skipped_total')).toBe(0);
+    const [processed] = await database.pool.query('SELECT COUNT(*) AS n FROM processed_event WHERE consumer_group = ?', [s.config().groupId]);
+    expect(Number((processed as Array<{ n: number }>)[0]!.n)).toBe(0);
+    const delivered = (await (await request(`${gateway.url}/notifications`)).body.json()) as { deliveriesByEventId: Record<string, number> };
+    expect(delivered.deliveriesByEventId[deposit.eventId]).toBe(2);
+    report('naive: duplicated deposit applied 2x, balance 200 instead of 100');
+  });
+
+  it('poison: undecodable and invalid records go to the DLQ, the good record behind them is applied', async () => {
+    const s = await scenario('poison');
+    const p = account(`${id}-p`);
+    const ghost = account(`${id}-ghost`);
+    ghost.event({ type: 'AccountOpened', accountId: ghost.id, owner: 'never', currency: 'EUR' }); // never produced
+    const unknownAccount = ghost.event({ type: 'FundsDeposited', accountId: ghost.id, amount: 10 });
+    const opened = p.event({ type: 'AccountOpened', accountId: p.id, owner: 'pat', currency: 'EUR' });
+    const zero = p.event({ type: 'FundsDeposited', accountId: p.id, amount: 0 });
+    const good = account(p.id);
+    good.event({ type: 'AccountOpened', accountId: p.id, owner: 'pat', currency: 'EUR' });
+    const deposit = good.event({ type: 'FundsDeposited', accountId: p.id, amount: 70 });
+    // Everything on partition 0, in this order: four poison records, then good ones.
+    const partition = 0;
+    const messages = [
+      { key: p.id, value: Buffer.from(JSON.stringify({ eventId: 'x', amount: 5 })), headers: { [eventHeaders.eventId]: 'json-1' } },
+      { key: p.id, value: frame(999_999_999, Buffer.from([2, 4, 6])), headers: { [eventHeaders.eventId]: 'unknown-id-1' } },
+      { key: p.id, value: await s.serde.encode(unknownAccount), headers: contractHeaders(unknownAccount) },
+      { key: p.id, value: await s.serde.encode(opened), headers: contractHeaders(opened) },
+      { key: p.id, value: await s.serde.encode(zero), headers: contractHeaders(zero) },
+      { key: p.id, value: await s.serde.encode(deposit), headers: contractHeaders(deposit) },
+    ].map((m) => ({ ...m, partition }));
+    const [sent] = await within('producing poison records', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages }));
+    const base = Number(sent!.baseOffset);
+    const service = await start(s.config());
+
+    await waitFor('the good records applied', async () => (await projection(p.id))?.version === 2, { timeoutMs: 60_000 });
+    expect(await projection(p.id)).toEqual({ balance: 70, version: 2, last_event_id: deposit.eventId });
+    const dead = (await readTopic(s.topics.dlq, 4)).sort((x, y) => Number(x.headers[failureHeaders.originalOffset]) - Number(y.headers[failureHeaders.originalOffset]));
+    expect(dead).toHaveLength(4);
+    const expected = [
+      { errorClass: 'bad-magic-byte', offset: base, eventId: 'json-1' },
+      { errorClass: 'unknown-schema-id', offset: base + 1, eventId: 'unknown-id-1' },
+      { errorClass: 'unknown-account', offset: base + 2, eventId: unknownAccount.eventId },
+      { errorClass: 'invalid-amount', offset: base + 4, eventId: zero.eventId },
+    ];
+    dead.forEach((record, i) => {
+      expect(record.headers).toMatchObject({
+        [failureHeaders.errorClass]: expected[i]!.errorClass,
+        [failureHeaders.originalTopic]: s.topics.events,
+        [failureHeaders.originalPartition]: String(partition),
+        [failureHeaders.originalOffset]: String(expected[i]!.offset),
+        [failureHeaders.attempts]: '1',
+        [failureHeaders.consumerGroup]: s.config().groupId,
+        [eventHeaders.eventId]: expected[i]!.eventId,
+      });
+      expect(record.headers[failureHeaders.errorMessage]!.length).toBeGreaterThan(0);
+      expect(record.key).toBe(p.id);
+    });
+    // The poison record's bytes are kept as they were, for inspection and replay.
+    expect(dead[0]!.value?.toString()).toBe(JSON.stringify({ eventId: 'x', amount: 5 }));
+    expect(await service.metrics.value('dlq_total')).toBe(4);
+    expect(await service.metrics.value('retries_total')).toBe(0);
+    for (const topic of s.topics.retry) expect(await recordCount(topic)).toBe(0);
+    report('poison: 4 records to the DLQ at once, partition 0 kept flowing');
+  });
+
+  it('transient: a failure twice heals through retry-1 and retry-2 and never reaches the DLQ', async () => {
+    const s = await scenario('retry');
+    const r = account(`${id}-r`);
+    const opened = r.event({ type: 'AccountOpened', accountId: r.id, owner: 'rita', currency: 'EUR' });
+    failpoints.set('consumer.apply', 'error(count=2)');
+    const service = await start(s.config());
+    const startedAt = Date.now();
+    await produce(s, [opened]);
+
+    await waitFor('the event applied after retries', async () => (await projection(r.id))?.version === 1, { timeoutMs: 60_000 });
+    const tookMs = Date.now() - startedAt;
+    expect(failpoints.stats()['consumer.apply']?.fired).toBe(2);
+    expect(await service.metrics.value('retries_total')).toBe(2);
+    expect(await recordCount(s.topics.retry[0]!)).toBe(1);
+    expect(await recordCount(s.topics.retry[1]!)).toBe(1);
+    expect(await recordCount(s.topics.retry[2]!)).toBe(0);
+    expect(await recordCount(s.topics.dlq)).toBe(0);
+    expect(await service.metrics.value('dlq_total')).toBe(0);
+    expect(await applications([opened.eventId])).toEqual({ [opened.eventId]: 1 });
+    // The two retry delays (200 + 400 ms) were honoured.
+    expect(tookMs).toBeGreaterThanOrEqual(600);
+    const [retried] = await readTopic(s.topics.retry[1]!, 1);
+    expect(retried!.headers).toMatchObject({ [failureHeaders.attempts]: '2', [failureHeaders.errorClass]: 'FailpointError', [failureHeaders.originalTopic]: s.topics.events, [eventHeaders.eventId]: opened.eventId });
+    expect(Number(retried!.headers[failureHeaders.retryNotBefore])).toBeGreaterThanOrEqual(Number(retried!.headers[failureHeaders.firstFailureAt]) + 400);
+    report(`transient: applied after 2 retries in ${tookMs} ms`);
+  });
+
+  it('transient beyond maxAttempts: the same failure ends in the DLQ with its attempts', async () => {
+    const s = await scenario('exhaust');
+    const x = account(`${id}-x`);
+    const opened = x.event({ type: 'AccountOpened', accountId: x.id, owner: 'xavier', currency: 'EUR' });
+    failpoints.set('consumer.apply', 'error(count=2)');
+    const service = await start(s.config({ maxAttempts: 2 }));
+    await produce(s, [opened]);
+
+    const [dead] = await readTopic(s.topics.dlq, 1);
+    expect(dead!.headers).toMatchObject({
+      [failureHeaders.attempts]: '2',
+      [failureHeaders.errorClass]: 'FailpointError',
+      [failureHeaders.originalTopic]: s.topics.events,
+      [eventHeaders.eventId]: opened.eventId,
+    });
+    expect(dead!.headers).not.toHaveProperty(failureHeaders.retryNotBefore);
+    expect(await s.serde.decode(dead!.value)).toEqual(opened);
+    expect(await service.metrics.value('retries_total')).toBe(1);
+    expect(await service.metrics.value('dlq_total')).toBe(1);
+    expect(await projection(x.id)).toBeUndefined();
+    report('exhausted: DLQ after 2 attempts');
+  });
+
+  it('retryTopics=false: retries in place (blocking) and applies', async () => {
+    const s = await scenario('inplace');
+    const y = account(`${id}-y`);
+    const opened = y.event({ type: 'AccountOpened', accountId: y.id, owner: 'yuri', currency: 'EUR' });
+    failpoints.set('consumer.apply', 'error(count=1)');
+    const service = await start(s.config({ retryTopics: false }));
+    await produce(s, [opened]);
+    await waitFor('the event applied after an in-place retry', async () => (await projection(y.id))?.version === 1, { timeoutMs: 60_000 });
+    expect(await service.metrics.value('retries_total')).toBe(1);
+    const metricsText = await (await request(`${service.url}/metrics`)).body.text();
+    expect(metricsText).toMatch(/retries_total\{[^}]*level="in-place"[^}]*\} 1/);
+    for (const topic of s.topics.retry) expect(await recordCount(topic)).toBe(0);
+    expect(await recordCount(s.topics.dlq)).toBe(0);
+  });
+});

@@ -1,0 +1,51 @@
+/** consumer-service configuration and its defaults. */
+import type { CommonConfig, RedisConfig } from '../../config.ts';
+import type { InvalidationMode } from '../../cache/balance-store.ts';
+
+export interface ConsumerConfig extends CommonConfig {
+  groupId: string;
+  /** `naive` (E-003 anti-pattern): no processed_event dedupe, no Idempotency-Key on the notification. */
+  mode?: 'idempotent' | 'naive';
+  /** `before-processing` (E-004 anti-pattern): offsets committed before the records are applied. */
+  commit?: 'after-processing' | 'before-processing';
+  /**
+   * How often offsets are committed in `after-processing` mode. `record` (default): after each record's
+   * DB commit, so a crash redelivers at most the one record in flight, at the price of one OffsetCommit
+   * round trip per record. `batch`: once per fetched batch, cheaper, but a crash redelivers the whole
+   * batch (harmless with dedupe, a double-apply storm without).
+   */
+  commitGranularity?: 'record' | 'batch';
+  /** Non-blocking retries through `topics.retry` (default). `false` (anti-pattern): retry in place, blocking the partition. */
+  retryTopics?: boolean;
+  /** Attempts in all, the first included; default = number of retry topics + 1. */
+  maxAttempts?: number;
+  /** Base URL of the notification gateway; absent = no side effect. */
+  notificationUrl?: string;
+  redis?: RedisConfig;
+  /** Cache invalidation after the projection commit (default `delete`). */
+  invalidation?: InvalidationMode;
+  /** TTL of a `versioned` cache write (default 60 s). */
+  cacheTtlMs?: number;
+  /** Partitions processed at the same time (default 3); one partition is never processed concurrently. */
+  partitionsConsumedConcurrently?: number;
+}
+
+export type ResolvedConsumerConfig = ConsumerConfig &
+  Required<Pick<ConsumerConfig, 'mode' | 'commit' | 'commitGranularity' | 'retryTopics' | 'maxAttempts' | 'invalidation' | 'cacheTtlMs' | 'partitionsConsumedConcurrently'>>;
+
+export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerConfig {
+  const maxAttempts = config.maxAttempts ?? config.topics.retry.length + 1;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new Error(`maxAttempts must be a whole number >= 1, got ${maxAttempts}`);
+  if (!config.groupId) throw new Error('groupId is required');
+  return {
+    ...config,
+    mode: config.mode ?? 'idempotent',
+    commit: config.commit ?? 'after-processing',
+    commitGranularity: config.commitGranularity ?? 'record',
+    retryTopics: config.retryTopics ?? true,
+    maxAttempts,
+    invalidation: config.invalidation ?? 'delete',
+    cacheTtlMs: config.cacheTtlMs ?? 60_000,
+    partitionsConsumedConcurrently: config.partitionsConsumedConcurrently ?? 3,
+  };
+}

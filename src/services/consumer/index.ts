@@ -1,0 +1,242 @@
+/**
+ * consumer-service: applies wallet events from `topics.events` to the balance projection, exactly once
+ * in effect (at-least-once delivery + processed_event dedupe in the projection's transaction), with a
+ * notification side effect, cache invalidation, non-blocking retry topics and a DLQ.
+ *
+ * Offsets (commit = 'after-processing', the default): kafkajs eachBatch with autoCommit off and
+ * eachBatchAutoResolve off; records of a partition are processed in order and a record's offset is
+ * resolved and committed only after its DB transaction committed. Per record by default: a crash
+ * then redelivers at most the record in flight, at the cost of one OffsetCommit per record;
+ * `commitGranularity: 'batch'` commits once per batch (fewer round trips, a whole batch redelivered after
+ * a crash: cheap with dedupe, a double-apply storm without). commit = 'before-processing' (E-004
+ * anti-pattern) commits the batch's offsets first and processes afterwards: a crash in between loses
+ * the batch.
+ *
+ * Failures (see errors.ts, failure-routing.ts): poison → DLQ at once; transient → retry topic N with
+ * a retry-not-before header, consumed by this same service (same group), which pauses a retry
+ * partition until its head record is due (retry-gate.ts). Retry topics trade per-account order for
+ * liveness: a retried event is applied after later events of its account. retryTopics = false (the
+ * anti-pattern) retries in place with backoff, blocking the partition (and, in kafkajs, the fetch of
+ * its whole broker) until it succeeds or goes to the DLQ.
+ */
+import { Redis } from 'ioredis';
+import { Kafka, logLevel, type EachBatchPayload, type KafkaMessage, type Producer } from 'kafkajs';
+import { createPool } from '../../db/pool.ts';
+import { EnvelopeSerde, RegistrySchemaSource } from '../../envelope/index.ts';
+import { failpoint } from '../../failpoints/failpoints.ts';
+import { createHttpServer, listen } from '../../http/server.ts';
+import { eventHeaders, readHeaders } from '../../kafka/headers.ts';
+import { createLogger } from '../../observability/logger.ts';
+import { ServiceMetrics } from '../../observability/metrics.ts';
+import type { RunningService } from '../service.ts';
+import { resolveConsumerConfig, type ConsumerConfig } from './config.ts';
+import { classifyError, type Failure } from './errors.ts';
+import { failureRecordHeaders, firstFailureAt, previousAttempts, retryNotBefore, retryWaitMs, routeFailure, type Route } from './failure-routing.ts';
+import { consumerMetrics } from './metrics.ts';
+import { Notifier } from './notifier.ts';
+import { EventProcessor } from './processor.ts';
+import { RetryGate } from './retry-gate.ts';
+
+export type { ConsumerConfig } from './config.ts';
+
+/** How long stop() waits for the Kafka consumer to leave its group cleanly. */
+const stopTimeoutMs = 20_000;
+
+// kafkajs warns on every producer about a partitioner change from 2021; the default is what we want.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
+export async function startConsumerService(input: ConsumerConfig): Promise<RunningService> {
+  const config = resolveConsumerConfig(input);
+  const { topics, groupId } = config;
+  const logger = createLogger('consumer', config.logLevel);
+  const metrics = new ServiceMetrics('consumer');
+  const m = consumerMetrics(metrics);
+
+  const pool = createPool(config.mysql);
+  const redis = config.redis
+    ? new Redis({ host: config.redis.host, port: config.redis.port, ...(config.redis.password ? { password: config.redis.password } : {}), maxRetriesPerRequest: 2 })
+    : undefined;
+  const processor = new EventProcessor({
+    pool,
+    serde: new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${topics.events}-value` }),
+    metrics: m,
+    logger,
+    groupId,
+    mode: config.mode,
+    ...(config.notificationUrl ? { notifier: new Notifier(config.notificationUrl, config.mode === 'idempotent') } : {}),
+    ...(redis && config.redis ? { cache: { redis, keyPrefix: config.redis.keyPrefix, mode: config.invalidation, ttlMs: config.cacheTtlMs } } : {}),
+  });
+
+  const kafka = new Kafka({
+    clientId: `consumer-${groupId}`,
+    brokers: config.kafka.brokers,
+    logLevel: process.env.LAB_KAFKA_LOG === 'debug' ? logLevel.DEBUG : logLevel.ERROR,
+    logCreator: () => (entry) => logger.error({ kafkajs: entry.namespace, ...entry.log }, entry.log.message),
+    connectionTimeout: 3000,
+    requestTimeout: 30_000,
+    retry: { retries: 8, initialRetryTime: 200 },
+  });
+  // Idempotent producer (acks=-1 implied): a retry/DLQ publish retried after a lost ack is not doubled.
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 250 });
+  const gate = new RetryGate();
+  const retryLevels = new Map(topics.retry.map((topic, index) => [topic, index + 1]));
+  let running = true;
+
+  async function publish(route: Route, message: KafkaMessage, headers: Record<string, string>): Promise<void> {
+    await producer.send({ topic: route.topic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
+  }
+
+  /** Sleeps `ms` in slices, heartbeating so the group keeps the (blocked) member. In-place retry only. */
+  async function blockingBackoff(ms: number, heartbeat: () => Promise<void>): Promise<void> {
+    const until = Date.now() + ms;
+    while (running && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500, until - Date.now())));
+      await heartbeat().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Processes one record to its end: applied, skipped as duplicate, or handed on (retry topic / DLQ).
+   * Throws only when that hand-over itself fails (Kafka unreachable): then the offset is not committed
+   * and kafkajs redelivers the record.
+   */
+  async function handleRecord(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+    const headers = readHeaders(message.headers as Record<string, unknown>);
+    const log = logger.child({ eventId: headers[eventHeaders.eventId], traceId: headers[eventHeaders.traceId], topic, partition, offset: message.offset });
+    let attempts = previousAttempts(headers);
+    let firstFailure: number | undefined;
+    for (;;) {
+      let failure: Failure;
+      try {
+        await failpoint('consumer.before-process');
+        await processor.process(message.value);
+        return;
+      } catch (error) {
+        failure = classifyError(error);
+      }
+      attempts += 1;
+      firstFailure ??= firstFailureAt(headers, Date.now());
+      m.failures.inc({ kind: failure.kind });
+      log.warn({ attempts, errorClass: failure.errorClass, kind: failure.kind, reason: failure.message }, 'processing failed');
+
+      if (!config.retryTopics) {
+        // Anti-pattern: the partition waits while this record is retried.
+        if (failure.kind === 'transient' && attempts < config.maxAttempts) {
+          m.retries.inc({ level: 'in-place' });
+          const delays = topics.retryDelaysMs;
+          await blockingBackoff(delays[Math.min(attempts, delays.length) - 1] ?? 1000, heartbeat);
+          if (!running) throw new Error('consumer stopping during an in-place retry; the record will be redelivered');
+          continue;
+        }
+        await toDlq(failure);
+        return;
+      }
+      const route = routeFailure({ failure, attempts, maxAttempts: config.maxAttempts, topics });
+      if (route.action === 'retry') {
+        const now = Date.now();
+        await publish(route, message, failureRecordHeaders({ topic, partition, offset: message.offset, headers }, failure, attempts, firstFailure, groupId, retryNotBefore(now, route.delayMs)));
+        m.retries.inc({ level: `retry-${route.level}` });
+        log.info({ attempts, to: route.topic }, 'sent to retry topic');
+      } else {
+        await toDlq(failure);
+      }
+      return;
+    }
+
+    async function toDlq(failure: Failure): Promise<void> {
+      await publish({ action: 'dlq', topic: topics.dlq }, message, failureRecordHeaders({ topic, partition, offset: message.offset, headers }, failure, attempts, firstFailure!, groupId));
+      m.dlq.inc({ error_class: failure.errorClass });
+      log.warn({ attempts, errorClass: failure.errorClass }, 'sent to DLQ');
+    }
+  }
+
+  function commit(payload: EachBatchPayload, offset: string): Promise<void> {
+    const { topic, partition } = payload.batch;
+    // The committed offset is the *next* record to read.
+    return payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: (BigInt(offset) + 1n).toString() }] }] });
+  }
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (batch.messages.length === 0) return;
+    const isRetryTopic = retryLevels.has(batch.topic);
+    if (config.commit === 'before-processing') {
+      await commit(payload, batch.messages[batch.messages.length - 1]!.offset);
+      await failpoint('consumer.after-offset-commit-before-process');
+    }
+    let lastDone: string | undefined;
+    for (const message of batch.messages) {
+      if (!running || !payload.isRunning() || payload.isStale()) break;
+      if (isRetryTopic) {
+        const waitMs = retryWaitMs(readHeaders(message.headers as Record<string, unknown>), Date.now());
+        if (waitMs > 0) {
+          // Not due: hold this partition back and stop here; the record (not resolved) is fetched again on resume.
+          gate.holdFor(payload.pause, waitMs);
+          break;
+        }
+      }
+      await handleRecord(batch.topic, batch.partition, message, payload.heartbeat);
+      payload.resolveOffset(message.offset);
+      lastDone = message.offset;
+      if (config.commit === 'after-processing' && config.commitGranularity === 'record') {
+        await failpoint('consumer.after-db-commit-before-offset-commit');
+        await commit(payload, message.offset);
+      }
+      m.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(message.offset) - 1));
+      await payload.heartbeat();
+    }
+    if (config.commit === 'after-processing' && config.commitGranularity === 'batch' && lastDone !== undefined) {
+      await failpoint('consumer.after-db-commit-before-offset-commit');
+      await commit(payload, lastDone);
+    }
+  }
+
+  const app = createHttpServer({ metrics, logger });
+  app.get('/status', async () => ({ groupId, mode: config.mode, commit: config.commit, retryTopics: config.retryTopics, heldRetryPartitions: gate.held() }));
+
+  try {
+    await producer.connect();
+    await consumer.connect();
+    await consumer.subscribe({ topics: config.retryTopics ? [topics.events, ...topics.retry] : [topics.events], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+      eachBatch,
+    });
+  } catch (error) {
+    await Promise.allSettled([consumer.disconnect(), producer.disconnect(), pool.end(), redis?.quit()]);
+    throw error;
+  }
+  const url = await listen(app, config.httpPort ?? 0);
+  logger.info({ groupId, url, mode: config.mode, commit: config.commit }, 'consumer-service started');
+
+  let stopped: Promise<void> | undefined;
+  return {
+    name: 'consumer',
+    url,
+    metrics,
+    stop: () =>
+      (stopped ??= (async () => {
+        running = false;
+        gate.close();
+        // The consumer first: it finishes the batch in flight (whose records may still publish).
+        // Bounded: kafkajs's disconnect waits for its fetch loops, and a fetch loop stuck in the library
+        // must not hang the stop forever. Anything uncommitted is redelivered (and deduped) later.
+        const disconnected = consumer.disconnect().then(
+          () => true,
+          (error: unknown) => {
+            logger.warn({ err: error }, 'consumer disconnect failed');
+            return true;
+          },
+        );
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), stopTimeoutMs)));
+        if (!(await Promise.race([disconnected, timedOut]))) logger.error({ groupId, stopTimeoutMs }, 'consumer did not disconnect in time; closing the rest anyway');
+        clearTimeout(timer);
+        await producer.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'producer disconnect failed'));
+        await Promise.allSettled([pool.end(), redis?.quit(), app.close()]);
+      })()),
+  };
+}

@@ -1,0 +1,17 @@
+/** The consumer-service's metrics, created once per service instance. */
+import type { ServiceMetrics } from '../../observability/metrics.ts';
+
+export function consumerMetrics(metrics: ServiceMetrics) {
+  return {
+    lag: metrics.gauge('consumer_lag', 'Records behind the partition high watermark after the last processed record', ['topic', 'partition']),
+    applied: metrics.counter('events_applied_total', 'Events applied to the projection (committed)', ['event_type']),
+    duplicates: metrics.counter('duplicates_skipped_total', 'Events skipped because processed_event already had them'),
+    retries: metrics.counter('retries_total', 'Records sent for another attempt, by retry level (retry-N topic or in-place)', ['level']),
+    dlq: metrics.counter('dlq_total', 'Records sent to the DLQ', ['error_class']),
+    e2eLatency: metrics.histogram('e2e_latency_seconds', 'From envelope.occurredAt to the projection commit'),
+    dbQueries: metrics.counter('db_queries_total', 'SQL statements issued by the consumer'),
+    failures: metrics.counter('processing_failures_total', 'Processing attempts that failed, by kind', ['kind']),
+  };
+}
+
+export type ConsumerMetrics = ReturnType<typeof consumerMetrics>;

@@ -1,0 +1,110 @@
+/**
+ * Applying one event: decode, validate, one DB transaction (dedupe + projection + side effect), then
+ * the cache. Throws on any failure; the caller classifies and routes (retry topic / DLQ).
+ *
+ * Idempotent mode, in ONE transaction:
+ *   INSERT processed_event (group, event id)   → duplicate key (1062) = already applied: roll back, skip
+ *   apply the projection + applied_event_log row
+ *   POST the notification with Idempotency-Key = event id
+ *   COMMIT
+ * The dedupe is the unique-key INSERT itself, not "SELECT, then INSERT if absent": under REPEATABLE
+ * READ a plain SELECT reads the transaction's snapshot and takes no lock, so two consumers handling the
+ * same event at once (a rebalance overlap, a redelivery racing the original) would both see "absent"
+ * and both apply. The INSERT takes the row lock: the second waits for the first, then gets 1062.
+ *
+ * The notification is sent before COMMIT, so a crash between the two redelivers an event whose side
+ * effect already happened; the Idempotency-Key is what makes the repeat harmless at the provider.
+ * Naive mode (E-003 anti-pattern) skips processed_event and the key, so a redelivery applies twice.
+ */
+import type mysql from 'mysql2/promise';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { invalidateBalance, type InvalidationMode } from '../../cache/balance-store.ts';
+import { inTransaction, isDuplicateKey } from '../../db/pool.ts';
+import type { EnvelopeSerde } from '../../envelope/serde.ts';
+import type { EventEnvelope } from '../../envelope/envelope.ts';
+import { failpoint } from '../../failpoints/failpoints.ts';
+import type { ConsumerMetrics } from './metrics.ts';
+import type { Notifier } from './notifier.ts';
+import { applyToProjection, validateEvent, type ProjectedBalance, type Query } from './projection.ts';
+
+export type Outcome = { result: 'applied'; envelope: EventEnvelope; balance: ProjectedBalance } | { result: 'duplicate'; envelope: EventEnvelope };
+
+class AlreadyProcessed extends Error {}
+
+export interface ProcessorDeps {
+  pool: mysql.Pool;
+  serde: EnvelopeSerde;
+  metrics: ConsumerMetrics;
+  logger: Logger;
+  groupId: string;
+  mode: 'idempotent' | 'naive';
+  notifier?: Notifier;
+  cache?: { redis: Redis; keyPrefix: string; mode: InvalidationMode; ttlMs: number };
+}
+
+export class EventProcessor {
+  private readonly query: Query;
+
+  constructor(private readonly deps: ProcessorDeps) {
+    this.query = async (connection, sql, params) => {
+      deps.metrics.dbQueries.inc();
+      const [result] = await connection.query(sql, params);
+      return result as mysql.ResultSetHeader & mysql.RowDataPacket[];
+    };
+  }
+
+  /** Decodes and applies one record value. Throws EnvelopeDecodeError / PoisonEventError / transient errors. */
+  async process(value: Buffer | null): Promise<Outcome> {
+    const { deps } = this;
+    await failpoint('consumer.apply');
+    const envelope = await deps.serde.decode(value);
+    const log = deps.logger.child({ eventId: envelope.eventId, traceId: envelope.traceId });
+    validateEvent(envelope);
+
+    let balance: ProjectedBalance;
+    try {
+      balance = await inTransaction(deps.pool, async (connection) => {
+        if (deps.mode === 'idempotent') {
+          try {
+            await this.query(connection, 'INSERT INTO processed_event (consumer_group, event_id) VALUES (?, ?)', [deps.groupId, envelope.eventId]);
+          } catch (error) {
+            if (isDuplicateKey(error)) throw new AlreadyProcessed();
+            throw error;
+          }
+        }
+        const projected = await applyToProjection(this.query, connection, envelope, deps.groupId);
+        await failpoint('consumer.inside-projection-tx');
+        if (deps.notifier) {
+          const sent = await deps.notifier.notify(envelope);
+          log.debug({ duplicate: sent.duplicate }, 'notification sent');
+        }
+        await failpoint('consumer.after-side-effect-before-commit');
+        return projected;
+      });
+    } catch (error) {
+      if (error instanceof AlreadyProcessed) {
+        deps.metrics.duplicates.inc();
+        log.info('duplicate skipped: already in processed_event');
+        return { result: 'duplicate', envelope };
+      }
+      throw error;
+    }
+    deps.metrics.applied.inc({ event_type: envelope.eventType });
+    deps.metrics.e2eLatency.observe(Math.max(0, Date.now() - envelope.occurredAt) / 1000);
+    log.debug({ accountId: balance.accountId, version: balance.version }, 'applied');
+
+    await failpoint('consumer.after-commit-before-invalidate');
+    if (deps.cache) {
+      // After the commit, never before: invalidating first would let a reader repopulate the old value.
+      // A failure here leaves the cache stale until its TTL; the event itself is applied, so it is
+      // logged, not retried (a retry would be deduped and never reach this line again).
+      try {
+        await invalidateBalance(deps.cache.redis, deps.cache.keyPrefix, deps.cache.mode, balance, deps.cache.ttlMs);
+      } catch (error) {
+        log.warn({ err: error, accountId: balance.accountId }, 'cache invalidation failed; entry stale until TTL');
+      }
+    }
+    return { result: 'applied', envelope, balance };
+  }
+}
