@@ -27,3 +27,13 @@ describe('envelope serde with the schema registry', () => {
     expect((error as EnvelopeDecodeError).reason).toBe('unknown-schema-id');
   });
 });
+
+describe('concurrent first registration', () => {
+  it('several services registering a new subject at the same moment all get the same id', async () => {
+    const fresh = `${isolationId(env, 'envelope_race')}.wallet-events-value`;
+    const ids = await Promise.all(
+      Array.from({ length: 6 }, () => new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: fresh }).schemaId()),
+    );
+    expect(new Set(ids).size).toBe(1);
+  });
+});

@@ -31,8 +31,16 @@ export class RegistrySchemaSource implements SchemaSource {
   }
 
   async register(subject: string, schema: string): Promise<number> {
-    const { id } = await this.registry.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: this.compatibility as never });
-    return id;
+    const register = () => this.registry.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: this.compatibility as never });
+    try {
+      return (await register()).id;
+    } catch (error) {
+      // Two services registering a new subject at once both see "no subject config", both register,
+      // and both try to set the subject's compatibility; the loser gets "rule COMPATIBILITY already
+      // exists" although its schema is registered. Once more: the config now exists and is compared.
+      if (!/already exists/i.test((error as Error).message ?? '')) throw error;
+      return (await register()).id;
+    }
   }
 
   async writerType(id: number): Promise<avro.Type> {
