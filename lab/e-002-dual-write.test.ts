@@ -72,17 +72,25 @@ async function arena(name: string) {
   return { id, database, config, crashes, start };
 }
 
-/** Sends deposits one at a time until `total` were sent; restarts the service whenever it died. */
+/**
+ * Opens the accounts in a fault-free first life of the service (so a schedule entry `crash(skip=k)`
+ * means "die at the (k+1)-th deposit"), then sends deposits one at a time, restarting the service with
+ * the next schedule entry whenever it died.
+ */
 async function depositsThroughCrashes(
   start: (failpoints?: string) => Promise<ServiceProcess>,
   schedule: string[],
   total: number,
   history: History,
 ): Promise<void> {
+  const opener = await start(undefined);
+  const openClient = new WalletClient(opener.url, history, { connections: 1, timeoutMs: 5000 });
+  for (const account of accounts) await openClient.open('client', account);
+  await openClient.close();
+  await opener.stop();
   let round = 0;
   let service = await start(schedule[round]);
   let client = new WalletClient(service.url, history, { connections: 1, timeoutMs: 5000 });
-  for (const account of accounts) await client.open('client', account);
   for (let i = 0; i < total; i += 1) {
     const result = await client.deposit('client', accounts[i % accounts.length]!, 100 + i, `deposit-${i}`);
     if (result === undefined || !service.isRunning()) {
