@@ -28,6 +28,11 @@ export interface ConsumerConfig extends CommonConfig {
   cacheTtlMs?: number;
   /** Partitions processed at the same time (default 3); one partition is never processed concurrently. */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Group session timeout (default 10 s). A SIGKILLed member keeps its partitions until it expires, so
+   * this bounds how long a consumer crash stalls its partitions; the broker's minimum is 6 s.
+   */
+  sessionTimeoutMs?: number;
 }
 
 export type ResolvedConsumerConfig = ConsumerConfig &

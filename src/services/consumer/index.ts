@@ -78,7 +78,7 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
   });
   // Idempotent producer (acks=-1 implied): a retry/DLQ publish retried after a lost ack is not doubled.
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 250 });
+  const consumer = kafka.consumer({ groupId, sessionTimeout: config.sessionTimeoutMs ?? 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 250 });
   const gate = new RetryGate();
   const retryLevels = new Map(topics.retry.map((topic, index) => [topic, index + 1]));
   let running = true;

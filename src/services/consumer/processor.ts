@@ -86,6 +86,9 @@ export class EventProcessor {
       if (error instanceof AlreadyProcessed) {
         deps.metrics.duplicates.inc();
         log.info('duplicate skipped: already in processed_event');
+        // A redelivery usually means the previous attempt died after its commit — possibly before it
+        // invalidated the cache. Invalidate again (idempotent), or that entry stays stale until its TTL.
+        await this.invalidate(envelope.aggregateId, log);
         return { result: 'duplicate', envelope };
       }
       throw error;
@@ -95,16 +98,31 @@ export class EventProcessor {
     log.debug({ accountId: balance.accountId, version: balance.version }, 'applied');
 
     await failpoint('consumer.after-commit-before-invalidate');
-    if (deps.cache) {
-      // After the commit, never before: invalidating first would let a reader repopulate the old value.
-      // A failure here leaves the cache stale until its TTL; the event itself is applied, so it is
-      // logged, not retried (a retry would be deduped and never reach this line again).
-      try {
-        await invalidateBalance(deps.cache.redis, deps.cache.keyPrefix, deps.cache.mode, balance, deps.cache.ttlMs);
-      } catch (error) {
-        log.warn({ err: error, accountId: balance.accountId }, 'cache invalidation failed; entry stale until TTL');
-      }
-    }
+    // After the commit, never before: invalidating first would let a reader repopulate the old value.
+    await this.invalidate(balance.accountId, log, balance);
     return { result: 'applied', envelope, balance };
+  }
+
+  /**
+   * Invalidates one account's cache entry. `versioned` mode writes the projection's current value, read
+   * here when the caller has none (a duplicate). A failure leaves the entry stale until its TTL; the
+   * event is applied, so it is logged, not retried.
+   */
+  private async invalidate(accountId: string, log: ProcessorDeps['logger'], known?: ProjectedBalance): Promise<void> {
+    const cache = this.deps.cache;
+    if (!cache || cache.mode === 'none') return;
+    try {
+      let current = known;
+      if (!current && cache.mode === 'versioned') {
+        const [rows] = await this.deps.pool.query<mysql.RowDataPacket[]>('SELECT account_id, balance, version FROM account_balance_view WHERE account_id = ?', [accountId]);
+        this.deps.metrics.dbQueries.inc();
+        const row = rows[0];
+        if (!row) return;
+        current = { accountId, balance: Number(row.balance), version: Number(row.version) } as ProjectedBalance;
+      }
+      await invalidateBalance(cache.redis, cache.keyPrefix, cache.mode, current ?? ({ accountId, balance: 0, version: 0 } as ProjectedBalance), cache.ttlMs);
+    } catch (error) {
+      log.warn({ err: error, accountId }, 'cache invalidation failed; entry stale until TTL');
+    }
   }
 }
