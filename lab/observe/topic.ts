@@ -57,6 +57,11 @@ export async function readTopic(
     }
   } finally {
     await consumer.disconnect();
+    // A group per observation: delete it, or every run leaves offsets behind in __consumer_offsets.
+    const admin = kafka(env, `${groupId}-admin`).admin();
+    await admin.connect();
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
   }
   return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }
