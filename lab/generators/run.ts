@@ -25,6 +25,7 @@ export async function assertProperty<Ts extends [unknown, ...unknown[]]>(suite: 
   const details = await fc.check(property, parameters);
   if (details.failed) {
     const replay = `LAB_SEED=${details.seed} LAB_PATH="${details.counterexamplePath}" npx vitest ${suite}`;
-    throw new Error(`${fc.defaultReportMessage(details) ?? 'property failed'}\n\nreplay the shrunk counterexample: ${replay}`);
+    const cause = details.errorInstance instanceof Error ? details.errorInstance : undefined;
+    throw new Error(`${fc.defaultReportMessage(details) ?? 'property failed'}\n\ncause: ${cause?.stack ?? String(details.errorInstance)}\n\nreplay the shrunk counterexample: ${replay}`, { cause });
   }
 }

@@ -65,8 +65,11 @@ export async function startServiceProcess(
   options: { failpoints?: string; failpointLog?: string; env?: Record<string, string> } = {},
 ): Promise<ServiceProcess> {
   counter += 1;
-  const name = `svc-${service}-${process.pid}-${counter}`;
+  // Unique across test files: Vitest re-imports this module per file in the same worker, so a counter
+  // alone repeats, and a reused log file would hand us an earlier (dead) process's ready line.
+  const name = `svc-${service}-${process.pid}-${Date.now().toString(36)}-${counter}`;
   const logFile = runPaths.log(name);
+  fs.rmSync(logFile, { force: true });
   const record: ProcessRecord = supervisor.start({
     name,
     command: process.execPath,
