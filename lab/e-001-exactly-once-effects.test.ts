@@ -36,6 +36,7 @@ import { commonConfig, createMigratedDatabase, redisOf, startServiceProcess, typ
 import { labEnvironment } from './infra/vitest.ts';
 import { Nemesis } from './nemesis/nemesis.ts';
 import { appliedInOrder, applications, count, domainBalances, projectedBalances, sums } from './observe/database.ts';
+import { readTopic } from './observe/topic.ts';
 import { recordArm } from './report/results.ts';
 import { balanceKey, getBalance } from '../src/cache/balance-store.ts';
 import { ensureTopics } from '../src/kafka/topics.ts';
@@ -200,6 +201,7 @@ async function runCase(workload: Workload, schedule: Array<ScheduledFault<FaultK
   await client.close();
 
   // Checks on independent observations.
+  const [outboxVersions] = await database.pool.query<RowDataPacket[]>('SELECT event_id, aggregate_id, aggregate_version FROM outbox_event');
   const [outbox] = await database.pool.query<RowDataPacket[]>('SELECT event_id, aggregate_id, aggregate_version, created_at FROM outbox_event');
   const applied = await applications(database.pool);
   const acknowledged = attemptsFromHistory(history);
@@ -209,13 +211,23 @@ async function runCase(workload: Workload, schedule: Array<ScheduledFault<FaultK
   const notifications = (await (await fetch(`${gateway.url}/notifications`)).json()) as { deliveriesByEventId: Record<string, number>; duplicatesSuppressed: number };
   const notifiedOnce = checkEffectsOnce(new Map(Object.entries(notifications.deliveriesByEventId)), 'notified once');
   const order = checkPerKeyOrder(await appliedInOrder(database.pool), { startVersion: 1 });
+  // Order on the topic too (first occurrence of each event): tells publish-side from apply-side reordering.
+  const versionOf = new Map(outboxVersions.map((r) => [r.event_id as string, { key: r.aggregate_id as string, version: Number(r.aggregate_version) }]));
+  const firstSeen = new Set<string>();
+  const topicOrder = checkPerKeyOrder(
+    (await readTopic(env, config.topics.events, { expected: committed, quietMs: 500 }))
+      .filter((r) => r.eventId && !firstSeen.has(r.eventId) && firstSeen.add(r.eventId))
+      .map((r) => versionOf.get(r.eventId!)!),
+    { startVersion: 1 },
+  );
+  topicOrder.checker = 'per-key order on the topic';
   const money = await sums(database.pool);
   const conservation = checkConservation(money.ledger, money.balances);
   const projection = checkProjection(await domainBalances(database.pool), await projectedBalances(database.pool));
   const projected = await projectedBalances(database.pool);
   const cached = new Map(await Promise.all(accounts.map(async (a) => [a, await getBalance(redis, balanceKey(`${id}:`, a))] as const)));
   const cacheFresh = checkCache(projected, new Map([...cached].map(([a, entry]) => [a, entry && { balance: entry.balance, version: entry.version }])));
-  const verdicts: Verdict[] = [delivery, acknowledgedApplied, once, notifiedOnce, order, conservation, projection, cacheFresh];
+  const verdicts: Verdict[] = [delivery, acknowledgedApplied, once, notifiedOnce, topicOrder, order, conservation, projection, cacheFresh];
 
   const [lagRows] = await database.pool.query<RowDataPacket[]>(
     'SELECT TIMESTAMPDIFF(MICROSECOND, o.created_at, a.applied_at) / 1000 AS ms FROM outbox_event o JOIN applied_event_log a ON a.event_id = o.event_id',
@@ -269,6 +281,7 @@ describe('E-001 exactly-once effects end to end', () => {
         totals.lost += result.verdicts[0]!.counts.lost!;
         totals.appliedTwice += result.verdicts[2]!.counts.duplicated!;
         totals.notifiedTwice += result.verdicts[3]!.counts.duplicated!;
+        for (const verdict of result.verdicts.filter((v) => v.valid !== true)) report(`case ${totals.cases} ${verdict.checker}: ${JSON.stringify(verdict.examples)}`);
         totals.notificationsSuppressed += result.numbers.notificationsSuppressed;
         for (const key of Object.keys(latencies) as Array<keyof typeof latencies>) latencies[key].push(result.numbers[key]);
         report(`case ${totals.cases} schedule: ${schedule.map((f) => `${f.fault}@${f.target}@${f.at}`).join(', ')}`);
