@@ -90,7 +90,7 @@ export class ShardSession {
         FOR UPDATE SKIP LOCKED`,
       [shard, limit],
     );
-    return rows.map((row) => ({
+    const locked = rows.map((row) => ({
       id: Number(row.id),
       eventId: row.event_id,
       aggregateId: row.aggregate_id,
@@ -98,6 +98,22 @@ export class ShardSession {
       payload: row.payload,
       headers: row.headers,
     }));
+    if (locked.length === 0) return locked;
+    // SKIP LOCKED can skip a row that is still locked by a relay that just died: MariaDB frees the dead
+    // session's GET_LOCK lease before its rollback frees the row locks, so the next lease holder may see
+    // v7 of an account but not v6 — and publish them in the wrong order (E-001 caught exactly this).
+    // A plain (snapshot) read still sees every unpublished row: keep an aggregate's rows only when the
+    // batch starts at its oldest unpublished one; the rest wait for the next pass.
+    const oldest = await this.query<Array<{ aggregate_id: string; oldest: number | string }>>(
+      `SELECT aggregate_id, MIN(id) AS oldest FROM outbox_event
+        WHERE shard = ? AND published_at IS NULL AND aggregate_id IN (?)
+        GROUP BY aggregate_id`,
+      [shard, [...new Set(locked.map((row) => row.aggregateId))]],
+    );
+    const oldestOf = new Map(oldest.map((row) => [row.aggregate_id, Number(row.oldest)]));
+    const batchStart = new Map<string, number>();
+    for (const row of locked) if (!batchStart.has(row.aggregateId)) batchStart.set(row.aggregateId, row.id);
+    return locked.filter((row) => batchStart.get(row.aggregateId) === oldestOf.get(row.aggregateId));
   }
 
   async markPublished(ids: number[]): Promise<void> {
