@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+// ✅ arms run LAB_RUNS generated cases (default 2, more at night): their time budget grows with it.
+const labTimeoutMs = 90_000 * Math.max(2, Number(process.env.LAB_RUNS ?? 2));
+
 /**
  * Two projects:
  *   unit  no infrastructure, runs in seconds, files in parallel
@@ -31,7 +34,7 @@ export default defineConfig({
           pool: 'forks',
           // One fork, files one after another: suites share the cluster and fault it.
           poolOptions: { forks: { singleFork: true } },
-          testTimeout: 180_000,
+          testTimeout: labTimeoutMs,
           hookTimeout: 180_000,
         },
       },
