@@ -197,6 +197,28 @@ describe('outbox-relay', () => {
     await stopRelay(relay);
   });
 
+  it('never publishes an account past its oldest unpublished row while that row is still locked (a dying relay)', async () => {
+    // When a relay dies mid-batch, MariaDB frees its GET_LOCK lease before its rollback frees the row
+    // locks. Another connection holding the lock on an account's oldest row reproduces that window.
+    const config = await caseConfig('locked');
+    const written = await writeOutbox('locked', 1, 4); // one account: versions 1..4, one shard
+    const [[first]] = await database.pool.query<RowDataPacket[]>('SELECT id FROM outbox_event WHERE event_id = ?', [written[0]!.eventId]);
+    const holder = await database.pool.getConnection();
+    try {
+      await holder.beginTransaction();
+      await holder.query('SELECT id FROM outbox_event WHERE id = ? FOR UPDATE', [first!.id]);
+      const relay = await startRelay({ ...config, relayId: 'relay-locked', pollIntervalMs: 10 });
+      await sleep(1500); // many passes: without the guard the relay would publish versions 2..4 now
+      expect(await unpublished(written.map((e) => e.eventId))).toBe(written.length);
+      await holder.rollback();
+      const records = await readTopic(config, written.length);
+      expect(check(records, written)).toEqual(clean);
+      await stopRelay(relay);
+    } finally {
+      holder.release();
+    }
+  });
+
   it('two relays at once: 2,000 events across 50 accounts, each once, per-account order kept, backlog 0', async () => {
     const config = await caseConfig('two');
     const written = await writeOutbox('two', 50, 40, 11);
