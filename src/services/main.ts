@@ -24,8 +24,13 @@ export async function runService(name: string): Promise<void> {
   };
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
-  const parent = process.ppid;
+  // Exit with the process that started us (LAB_OWNER_PID, set by the `lab` wrapper; else our parent).
+  const owner = Number(process.env.LAB_OWNER_PID ?? process.ppid);
   setInterval(() => {
-    if (process.ppid !== parent) void stop(0);
+    try {
+      process.kill(owner, 0);
+    } catch {
+      void stop(0);
+    }
   }, 500).unref();
 }

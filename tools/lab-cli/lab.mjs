@@ -10,7 +10,12 @@ import path from 'node:path';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(path.join(root, 'package.json'));
 const tsxCli = require.resolve('tsx/cli');
-const child = spawn(process.execPath, [tsxCli, path.join(root, 'lab', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+// The owner (whoever started `lab …`) is handed down, so a service can watch it directly: its own
+// parent is tsx, which outlives a killed wrapper.
+const child = spawn(process.execPath, [tsxCli, path.join(root, 'lab', 'cli.ts'), ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  env: { ...process.env, LAB_OWNER_PID: process.env.LAB_OWNER_PID ?? String(process.ppid) },
+});
 
 // Ctrl-C reaches the whole foreground process group, the child included: let the child run its own
 // cleanup (stop a half-started cluster, finish the run report) and exit with its code, instead of
