@@ -18,59 +18,29 @@
  * Numbers   crashes (counted from the failpoint log the dying processes write), committed, on topic,
  *           lost, phantom, duplicated. `[e-002] …` lines and the run report.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkDelivery, summarize } from './checkers/index.ts';
 import { WalletClient } from './clients/wallet-client.ts';
 import { assertProperty } from './generators/run.ts';
 import { History } from './history/history.ts';
-import { kafka } from './infra/clients.ts';
-import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from './infra/isolation.ts';
-import { commonConfig, createMigratedDatabase, startServiceProcess, type ServiceProcess } from './infra/services.ts';
+import { type ServiceProcess } from './infra/services.ts';
+import { createArena, disposeArenas } from './infra/arena.ts';
 import { labEnvironment } from './infra/vitest.ts';
 import { waitFor } from './infra/ports.ts';
 import { committedEventIds, count } from './observe/database.ts';
 import { readTopic } from './observe/topic.ts';
 import { recordArm } from './report/results.ts';
-import { ensureTopics } from '../src/kafka/topics.ts';
 import { eventHeaders } from '../src/kafka/headers.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[e-002] ${line}`);
 const accounts = ['acct-a', 'acct-b', 'acct-c'];
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+afterEach(disposeArenas);
 
 /** A fresh database, topics and failpoint log for one arm (or one generated case). */
-async function arena(name: string) {
-  const id = isolationId(env, `e002_${name}`);
-  const database: IsolatedDatabase = await createMigratedDatabase(env, id);
-  const admin = kafka(env, `${id}-admin`).admin();
-  await admin.connect();
-  const config = commonConfig(env, { database: id, topicPrefix: `${id}.` });
-  await ensureTopics(admin, config.topics, 3);
-  const failpointLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'e002-')), 'crashes.jsonl');
-  const processes: ServiceProcess[] = [];
-  cleanups.push(async () => {
-    for (const p of processes) await p.kill().catch(() => undefined);
-    await deleteTopicsWithPrefix(admin, id);
-    await admin.disconnect();
-    await database.drop();
-  });
-  const crashes = () => (fs.existsSync(failpointLog) ? fs.readFileSync(failpointLog, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { failpoint: string }) : []);
-  const start = async (service: string, extra: object, failpoints?: string) => {
-    const p = await startServiceProcess(service, { ...config, ...extra }, { failpointLog, ...(failpoints ? { failpoints } : {}) });
-    processes.push(p);
-    return p;
-  };
-  return { id, database, config, crashes, start };
-}
+const arena = (name: string) => createArena(env, `e002_${name}`, 3);
 
 /**
  * Opens the accounts in a fault-free first life of the service (so a schedule entry `crash(skip=k)`

@@ -14,54 +14,28 @@
  *              after the DB commit come again and are deduplicated by processed_event).
  * Numbers   crashes, lost, redelivered (duplicates skipped by the restarted consumer), double-applied.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkDelivery, checkEffectsOnce, summarize } from './checkers/index.ts';
 import { produceEvents, scrapeMetric, walletEvents } from './clients/event-producer.ts';
 import { assertProperty } from './generators/run.ts';
 import { History } from './history/history.ts';
-import { kafka } from './infra/clients.ts';
-import { deleteTopicsWithPrefix, isolationId } from './infra/isolation.ts';
 import { waitFor } from './infra/ports.ts';
-import { commonConfig, createMigratedDatabase, startServiceProcess, type ServiceProcess } from './infra/services.ts';
+import { createArena, disposeArenas } from './infra/arena.ts';
 import { labEnvironment } from './infra/vitest.ts';
 import { applications, count } from './observe/database.ts';
 import { recordArm } from './report/results.ts';
-import { ensureTopics } from '../src/kafka/topics.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[e-004] ${line}`);
 const accounts = Array.from({ length: 6 }, (_, i) => `acct-${i}`);
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+afterEach(disposeArenas);
 
+/** A fresh database, topics (6 partitions) and failpoint log, and the consumer-service as a process. */
 async function arena(name: string) {
-  const id = isolationId(env, `e004_${name}`);
-  const database = await createMigratedDatabase(env, id);
-  const admin = kafka(env, `${id}-admin`).admin();
-  await admin.connect();
-  const config = commonConfig(env, { database: id, topicPrefix: `${id}.` });
-  await ensureTopics(admin, config.topics, 6);
-  const failpointLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'e004-')), 'crashes.jsonl');
-  const processes: ServiceProcess[] = [];
-  cleanups.push(async () => {
-    for (const p of processes) await p.kill().catch(() => undefined);
-    await deleteTopicsWithPrefix(admin, id);
-    await admin.disconnect();
-    await database.drop();
-  });
-  const crashes = () => (fs.existsSync(failpointLog) ? fs.readFileSync(failpointLog, 'utf8').trim().split('\n').filter(Boolean).length : 0);
-  const consumer = async (commit: 'before-processing' | 'after-processing', failpoints?: string) => {
-    const p = await startServiceProcess('consumer', { ...config, groupId: `${id}.projection`, commit }, { failpointLog, ...(failpoints ? { failpoints } : {}) });
-    processes.push(p);
-    return p;
-  };
-  return { id, database, config, crashes, consumer };
+  const a = await createArena(env, `e004_${name}`, 6);
+  const consumer = (commit: 'before-processing' | 'after-processing', failpoints?: string) => a.start('consumer', { groupId: `${a.id}.projection`, commit }, failpoints);
+  return { ...a, crashes: () => a.crashes().length, consumer };
 }
 
 describe('E-004 offset commit order', () => {
