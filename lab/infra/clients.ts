@@ -3,7 +3,8 @@
  * producers/consumers from `kafka()`; these helpers only fix what every client of the lab shares.
  */
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import net from 'node:net';
+import { Kafka, logLevel, type ISocketFactory, type KafkaConfig } from 'kafkajs';
 import { Redis, type RedisOptions } from 'ioredis';
 import mysql from 'mysql2/promise';
 import type { LabEnvironment } from './environment.ts';
@@ -20,6 +21,25 @@ export function kafka(env: LabEnvironment, clientId: string, config: Partial<Kaf
     requestTimeout: 30_000,
     ...config,
   });
+}
+
+/**
+ * A Kafka client whose connections bypass Toxiproxy: every broker address (a proxy's listen address)
+ * is dialled at the proxy's upstream instead. For observers and admin work that must not share the
+ * link faults an experiment injects (a leader move ordered while requests to one broker are held).
+ * kafkajs's socketFactory is the seam: metadata keeps advertising the proxies, only the dial changes.
+ */
+export async function directKafka(env: LabEnvironment, clientId: string, config: Partial<KafkaConfig> = {}): Promise<Kafka> {
+  if (!env.toxiproxy) return kafka(env, clientId, config);
+  const upstreamOf = new Map<string, string>();
+  for (const proxy of Object.values(await env.toxiproxy.getAll())) upstreamOf.set(proxy.listen.replace(/^localhost:/, '127.0.0.1:'), proxy.upstream);
+  const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+    const [directHost = host, directPort = String(port)] = (upstreamOf.get(`${host}:${port}`) ?? `${host}:${port}`).split(':');
+    const socket = net.connect({ host: directHost, port: Number(directPort) }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    return socket;
+  };
+  return kafka(env, clientId, { socketFactory, ...config });
 }
 
 export function mysqlPool(env: LabEnvironment, database?: string, options: mysql.PoolOptions = {}): mysql.Pool {

@@ -7,7 +7,9 @@
  * Setup     A fresh database; outbox rows written as the command-service writes them (outboxRow),
  *           interleaved across accounts; a topic set per case. An independent consumer reads the topic
  *           back and decodes every value with EnvelopeSerde.
- * Fault     A relay whose broker list is a closed port (127.0.0.1:1): every send fails.
+ * Fault     A relay whose broker list is a closed port (127.0.0.1:1): every send fails. A partition
+ *           leader that moves while a batch spanning two partitions is in flight (requests to broker 2
+ *           held 8 s in its proxy; the partition reassigned to broker 1 meanwhile).
  * Expected  Every event id exactly once on the topic, versions 1, 2, 3 … per account in partition order,
  *           backlog 0, both relays doing part of the work. With Kafka unreachable: nothing published,
  *           attempts > 0 and last_error on the rows; a healthy relay then drains them, each once.
@@ -22,9 +24,10 @@ import { ensureTopics } from '../../src/kafka/topics.ts';
 import { outboxRow } from '../../src/services/command/outbox.ts';
 import { startOutboxRelay, type RelayConfig } from '../../src/services/relay/index.ts';
 import type { RunningService } from '../../src/services/service.ts';
-import { kafka } from '../infra/clients.ts';
+import { directKafka, kafka } from '../infra/clients.ts';
 import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
+import { Nemesis } from '../nemesis/nemesis.ts';
 import { commonConfig, createMigratedDatabase } from '../infra/services.ts';
 import { labEnvironment } from '../infra/vitest.ts';
 
@@ -84,7 +87,7 @@ async function stopRelay(relay: RunningService): Promise<void> {
  * Outbox rows for `accounts` accounts with `perAccount` events each (AccountOpened, then deposits),
  * inserted interleaved across accounts with a seeded shuffle, per-account versions ascending.
  */
-async function writeOutbox(prefix: string, accounts: number, perAccount: number, seed = 7): Promise<EventEnvelope[]> {
+async function writeOutbox(prefix: string, accounts: number, perAccount: number, seed = 7, shards = 16): Promise<EventEnvelope[]> {
   let state = seed;
   const next = () => {
     state ^= state << 13;
@@ -108,7 +111,7 @@ async function writeOutbox(prefix: string, accounts: number, perAccount: number,
   }
   for (let i = 0; i < envelopes.length; i += 500) {
     await database.pool.query('INSERT INTO outbox_event (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, shard, payload, headers) VALUES ?', [
-      envelopes.slice(i, i + 500).map((envelope) => outboxRow(envelope, 16)),
+      envelopes.slice(i, i + 500).map((envelope) => outboxRow(envelope, shards)),
     ]);
   }
   return envelopes;
@@ -122,8 +125,11 @@ interface TopicRecord {
   envelope: EventEnvelope;
 }
 
-/** Reads the topic from the beginning until `expected` records arrived, plus a second for extras. */
-async function readTopic(config: RelayConfig, expected: number): Promise<TopicRecord[]> {
+/**
+ * Reads the topic from the beginning until `expected` records arrived, plus a second for extras.
+ * With `orAfterMs`, returns what arrived by then instead of failing (a test that counts what is missing).
+ */
+async function readTopic(config: RelayConfig, expected: number, orAfterMs?: number): Promise<TopicRecord[]> {
   const groupId = `${id}.reader-${groups.length + 1}`;
   groups.push(groupId);
   const serde = new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${config.topics.events}-value` });
@@ -145,7 +151,8 @@ async function readTopic(config: RelayConfig, expected: number): Promise<TopicRe
         }
       },
     });
-    await waitFor(`${expected} records on ${config.topics.events}`, async () => records.length >= expected, { timeoutMs: 60_000, intervalMs: 200 });
+    const until = orAfterMs === undefined ? Infinity : Date.now() + orAfterMs;
+    await waitFor(`${expected} records on ${config.topics.events}`, async () => records.length >= expected || Date.now() >= until, { timeoutMs: 60_000, intervalMs: 200 });
     await sleep(1000); // anything arriving now is a duplicate
     return [...records];
   } finally {
@@ -280,5 +287,65 @@ describe('outbox-relay', () => {
     await waitFor('the healthy relay to mark every row', async () => (await unpublished(eventIds)) === 0, { timeoutMs: 10_000 });
     expect(await healthy.metrics.value('relay_published_total')).toBe(written.length);
     await stopRelay(healthy);
+  });
+
+  it('a partition leader moving mid-batch: every row the relay marks is on the topic (kafkajs #1303)', async () => {
+    // The batch spans p0 (leader broker 1) and p1 (leader broker 2). Requests to broker 2 are held 3 s in
+    // its proxy; p0 is acknowledged at once; then p1 is reassigned to brokers [1, 3], so broker 2 answers
+    // the held request NOT_LEADER. kafkajs retries, finds p1 on broker 1 — which already answered for p0 —
+    // and resolves send() without ever re-sending p1. A relay that trusts send() marks p1's rows published.
+    const [one, two, three] = env.descriptor.kafka.brokers;
+    if (!one || !two || !three || !two.proxy) throw new Error('this test needs 3 brokers behind Toxiproxy');
+    const config = commonConfig(env, { database: id, topicPrefix: `${id}.leader.` });
+    const topic = config.topics.events;
+    // The test's own admin dials the brokers directly: its requests must not be held with the relay's.
+    const direct = (await directKafka(env, `${id}-direct`)).admin();
+    await direct.connect();
+    await admin.createTopics({ topics: [{ topic, replicaAssignment: [{ partition: 0, replicas: [one.id, two.id, three.id] }, { partition: 1, replicas: [two.id, one.id, three.id] }] }] });
+    const leaders = async () => new Map((await direct.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
+    await waitFor('both partitions to have their leaders', async () => {
+      const now = await leaders().catch(() => new Map<number, number>());
+      return now.get(0) === one.id && now.get(1) === two.id;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    await ensureTopics(admin, config.topics); // retry topics and DLQ (the events topic exists)
+    subjects.push(`${topic}-value`);
+    const nemesis = new Nemesis(env);
+    const relay = await startRelay({
+      ...config,
+      relayId: 'relay-leader',
+      outboxShards: 1,
+      batchSize: 500,
+      // Not bootstrapped through broker 2, so only the produce request to broker 2 is held.
+      kafka: { brokers: [one.address, three.address] },
+      backoff: { initialMs: 200, maxMs: 500 },
+    });
+    let written: EventEnvelope[] = [];
+    const heldMs = 8000;
+    try {
+      await nemesis.latency(two.proxy, heldMs, 0, 'upstream');
+      // Written only now, so the relay's first batch is the one that meets the held link. One shard:
+      // a single batch holds every row, across both partitions.
+      written = await writeOutbox('leader', 12, 2, 31, 1);
+      await waitFor('p0 acknowledged by broker 1', async () => Number((await direct.fetchTopicOffsets(topic)).find((p) => p.partition === 0)?.high ?? 0) > 0, { timeoutMs: 20_000, intervalMs: 50 });
+      const moveStarted = Date.now();
+      await direct.alterPartitionReassignments({ topics: [{ topic, partitionAssignment: [{ partition: 1, replicas: [one.id, three.id] }] }] });
+      await waitFor('p1 to be led by broker 1', async () => (await leaders()).get(1) === one.id, { timeoutMs: 10_000, intervalMs: 50 });
+      const moveMs = Date.now() - moveStarted;
+      // The premise: the leader moved while the request to broker 2 was still held in its proxy (it was
+      // written after p0's, which broker 1 had acknowledged when the move started).
+      expect(moveMs, 'the reassignment must finish while the request is held').toBeLessThan(heldMs - 1000);
+      await waitFor('the relay to mark every row', async () => (await unpublished(written.map((e) => e.eventId))) === 0, { timeoutMs: 30_000, intervalMs: 100 });
+    } finally {
+      await nemesis.heal();
+      await direct.disconnect();
+    }
+    const onTopic = new Set((await readTopic(config, written.length, 10_000)).map((r) => r.envelope.eventId));
+    const markedButAbsent = written.filter((e) => !onTopic.has(e.eventId)).map((e) => `${e.aggregateId} v${e.aggregateVersion}`);
+    report(`leader moved mid-batch: ${written.length} rows marked, ${onTopic.size} distinct on the topic, marked but absent ${markedButAbsent.length}`);
+    expect(markedButAbsent).toEqual([]);
+    const unacknowledged = await relay.metrics.value('relay_unacknowledged_batches_total');
+    report(`sends that resolved without every partition acknowledged (not marked, sent again): ${unacknowledged}`);
+    expect(unacknowledged).toBeGreaterThan(0); // the fault path really fired
+    await stopRelay(relay);
   });
 });

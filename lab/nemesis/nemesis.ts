@@ -46,9 +46,12 @@ export class Nemesis {
     }, attributes);
   }
 
-  /** Adds `ms` (± jitter) to every response on the link. */
-  latency(proxy: string, ms: number, jitter = 0): Promise<void> {
-    return this.toxic('latency', proxy, 'latency', { latency: ms, jitter });
+  /**
+   * Adds `ms` (± jitter) to every response on the link; `upstream` delays the requests instead, so a
+   * request reaches the server only after `ms` (what happened meanwhile decides its answer).
+   */
+  latency(proxy: string, ms: number, jitter = 0, stream: 'upstream' | 'downstream' = 'downstream'): Promise<void> {
+    return this.toxic(stream === 'upstream' ? 'request-latency' : 'latency', proxy, 'latency', { latency: ms, jitter }, stream);
   }
 
   /** Stops all data on the link; the connection is closed after `ms` (0 = held open forever). */

@@ -16,8 +16,19 @@
  * retry never reports a dead cluster, so the relay could neither record the failure nor back off.)
  * After a failed send the producer is thrown away and a new one (new producer id) is made for the next
  * attempt, so no sequence state survives an abandoned batch.
+ *
+ * A resolved send() is not proof that every message was appended. kafkajs 2.2.4's sendMessages keeps
+ * the responses per broker across its internal retries and only re-sends to brokers that have not
+ * answered: when a partition's leader moves (broker killed, reassignment) onto a broker that already
+ * answered for other partitions of the batch, that partition's messages are never re-sent, and send()
+ * still resolves with the other partitions' metadata (kafkajs issue #1303, PR #1798, unreleased). The
+ * relay would then mark rows whose events are on no broker — the loss issue 7 found. So `publish`
+ * records the partition the partitioner chose for every message and checks that the response has an
+ * acknowledgement (error code 0, an offset) for each of them; otherwise it throws
+ * `UnacknowledgedPartitionsError` and the caller treats the whole batch as not published (it is sent
+ * again: at-least-once, consumers dedupe by event id).
  */
-import { Kafka, Partitioners, logLevel as kafkaLogLevel, type LogEntry, type Message, type Producer, type RetryOptions } from 'kafkajs';
+import { Kafka, Partitioners, logLevel as kafkaLogLevel, type ICustomPartitioner, type LogEntry, type Message, type Producer, type RecordMetadata, type RetryOptions } from 'kafkajs';
 import type { EventEnvelope } from '../envelope/envelope.ts';
 import { RegistrySchemaSource } from '../envelope/schema-source.ts';
 import { EnvelopeSerde } from '../envelope/serde.ts';
@@ -52,10 +63,40 @@ export function envelopeHeaders(envelope: EventEnvelope): KafkaHeaders {
   };
 }
 
+/** send() resolved, but without an acknowledgement for some partitions it was given messages for. */
+export class UnacknowledgedPartitionsError extends Error {
+  override readonly name = 'UnacknowledgedPartitionsError';
+  constructor(
+    readonly topic: string,
+    readonly partitions: number[],
+    readonly acknowledged: number[],
+  ) {
+    super(`producer.send resolved without an acknowledgement for ${topic} partition(s) ${partitions.join(', ')} (acknowledged: ${acknowledged.join(', ') || 'none'}); the batch is treated as not published`);
+  }
+}
+
+/**
+ * The partitions of `messages` (as `partitionOf` recorded them) that `metadata` does not acknowledge:
+ * no entry with error code 0 and an offset for that topic and partition.
+ */
+export function unacknowledgedPartitions(topic: string, messages: Message[], partitionOf: (message: Message) => number | undefined, metadata: RecordMetadata[]): { missing: number[]; acknowledged: number[] } {
+  const acknowledged = new Set(metadata.filter((m) => m.topicName === topic && m.errorCode === 0 && (m.baseOffset ?? m.offset) !== undefined).map((m) => m.partition));
+  const expected = new Set<number>();
+  for (const message of messages) {
+    const partition = partitionOf(message);
+    // A message the partitioner never saw was never grouped into a request: as unacknowledged as it gets.
+    expected.add(partition ?? -1);
+  }
+  const missing = [...expected].filter((partition) => !acknowledged.has(partition)).sort((a, b) => a - b);
+  return { missing, acknowledged: [...acknowledged].sort((a, b) => a - b) };
+}
+
 export class EventPublisher {
   readonly serde: EnvelopeSerde;
   private readonly kafka: Kafka;
   private producer?: Promise<Producer>;
+  /** The partition kafkajs's partitioner chose for each message we sent (see the header). */
+  private readonly partitionOf = new WeakMap<Message, number>();
 
   constructor(private readonly config: EventPublisherConfig) {
     this.serde = new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${config.topic}-value` });
@@ -81,14 +122,20 @@ export class EventPublisher {
     await this.connectedProducer();
   }
 
-  /** Encodes every event, then sends them in order in ONE producer.send (acks=-1). */
-  async publish(events: OutgoingEvent[]): Promise<void> {
-    if (events.length === 0) return;
+  /**
+   * Encodes every event, then sends them in order in ONE producer.send (acks=-1), and resolves only when
+   * every partition the batch touched acknowledged it (throws UnacknowledgedPartitionsError otherwise).
+   */
+  async publish(events: OutgoingEvent[]): Promise<RecordMetadata[]> {
+    if (events.length === 0) return [];
     const messages: Message[] = [];
     for (const event of events) messages.push(await this.toMessage(event));
     const producer = await this.connectedProducer();
     try {
-      await producer.send({ topic: this.config.topic, acks: -1, messages });
+      const metadata = await producer.send({ topic: this.config.topic, acks: -1, messages });
+      const { missing, acknowledged } = unacknowledgedPartitions(this.config.topic, messages, (message) => this.partitionOf.get(message), metadata);
+      if (missing.length) throw new UnacknowledgedPartitionsError(this.config.topic, missing, acknowledged);
+      return metadata;
     } catch (error) {
       await this.discardProducer(producer);
       throw error;
@@ -115,7 +162,8 @@ export class EventPublisher {
         idempotent: this.idempotent,
         maxInFlightRequests: 5,
         // Java's murmur2 partitioner: the same key lands on the same partition as with any other client.
-        createPartitioner: Partitioners.DefaultPartitioner,
+        // Wrapped to remember each message's partition, which publish() checks against the response.
+        createPartitioner: this.recordingPartitioner,
         allowAutoTopicCreation: false,
       });
       try {
@@ -133,6 +181,15 @@ export class EventPublisher {
     });
     return pending;
   }
+
+  private readonly recordingPartitioner: ICustomPartitioner = () => {
+    const partitioner = Partitioners.DefaultPartitioner();
+    return (args) => {
+      const partition = partitioner(args);
+      this.partitionOf.set(args.message, partition);
+      return partition;
+    };
+  };
 
   private async discardProducer(producer: Producer): Promise<void> {
     if (this.producer) {

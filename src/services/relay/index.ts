@@ -15,7 +15,8 @@
  *   RELEASE_LOCK
  * Delivery is at-least-once by construction: a crash between the send's ack and COMMIT publishes the
  * batch again (E-003; consumers dedupe by event id). It is never at-most-once: rows are marked only after
- * Kafka acknowledged them.
+ * Kafka acknowledged them — every partition of the batch, checked against the send's response, not
+ * only "send() resolved" (see EventPublisher: kafkajs can resolve a send that skipped a partition).
  *
  * A failed batch (Kafka down, registry down, failpoint) is rolled back, its rows get attempts + 1 and
  * last_error, and only that shard backs off (exponential, full jitter); the others keep going, so the
@@ -29,7 +30,7 @@ import { createPool } from '../../db/pool.ts';
 import type { EventEnvelope } from '../../envelope/envelope.ts';
 import { failpoint } from '../../failpoints/index.ts';
 import { createHttpServer, listen } from '../../http/server.ts';
-import { EventPublisher, type OutgoingEvent } from '../../kafka/event-publisher.ts';
+import { EventPublisher, UnacknowledgedPartitionsError, type OutgoingEvent } from '../../kafka/event-publisher.ts';
 import { eventHeaders, type KafkaHeaders } from '../../kafka/headers.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { ServiceMetrics } from '../../observability/metrics.ts';
@@ -67,6 +68,9 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
   const dbQueries = metrics.counter('db_queries_total', 'SQL statements sent by the relay');
   const published = metrics.counter('relay_published_total', 'Events published and marked');
   const publishErrors = metrics.counter('relay_publish_errors_total', 'Batches that failed (rolled back, attempts + 1)');
+  // A send that resolved without every partition's acknowledgement (kafkajs #1303 after a leader move):
+  // counted apart so an experiment can show this path fired and the batch was not marked.
+  const unacknowledged = metrics.counter('relay_unacknowledged_batches_total', 'Batches whose send resolved without an acknowledgement for every partition (not marked, sent again)');
   const batchSizes = metrics.histogram('relay_batch_size', 'Rows per published batch', [], [1, 5, 10, 25, 50, 100, 200, 500, 1000]);
   const publishDuration = metrics.histogram('relay_publish_duration_seconds', 'producer.send of one batch, until acks=-1');
   // Collected on scrape, from the table itself: the backlog is a fact of the database, not of one relay.
@@ -151,6 +155,10 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
   async function failBatch(shard: number, rows: OutboxRow[], error: unknown): Promise<void> {
     await session.rollback().catch(() => session.close());
     publishErrors.inc();
+    if (error instanceof UnacknowledgedPartitionsError) {
+      unacknowledged.inc();
+      logger.warn({ shard, partitions: error.partitions, acknowledged: error.acknowledged, eventIds: rows.map((row) => row.eventId) }, 'send resolved without every partition acknowledged; batch not marked');
+    }
     const delayMs = shardBackoff.fail(shard);
     const message = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
     // While Kafka is away every shard fails every few seconds: warn on a shard's first failure and every
