@@ -10,6 +10,7 @@ export function consumerMetrics(metrics: ServiceMetrics) {
     dlq: metrics.counter('dlq_total', 'Records sent to the DLQ', ['error_class']),
     e2eLatency: metrics.histogram('e2e_latency_seconds', 'From envelope.occurredAt to the projection commit'),
     dbQueries: metrics.counter('db_queries_total', 'SQL statements issued by the consumer'),
+    versionGaps: metrics.counter('version_gaps_total', 'Attempts to apply an event over missing versions of its account (not applied; retried, then DLQ as VersionGapError)'),
     failures: metrics.counter('processing_failures_total', 'Processing attempts that failed, by kind', ['kind']),
   };
 }

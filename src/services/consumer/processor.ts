@@ -15,6 +15,10 @@
  * The notification is sent before COMMIT, so a crash between the two redelivers an event whose side
  * effect already happened; the Idempotency-Key is what makes the repeat harmless at the provider.
  * Naive mode (E-003 anti-pattern) skips processed_event and the key, so a redelivery applies twice.
+ *
+ * Idempotent mode also refuses to apply over a version gap (projection.ts, VersionGapError): an account's
+ * event v applies only on top of v-1, so an event lost upstream stops its account loudly instead of
+ * leaving projection ≠ domain with lag 0.
  */
 import type mysql from 'mysql2/promise';
 import type { Redis } from 'ioredis';
@@ -26,7 +30,7 @@ import type { EventEnvelope } from '../../envelope/envelope.ts';
 import { failpoint } from '../../failpoints/failpoints.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
-import { applyToProjection, validateEvent, type ProjectedBalance, type Query } from './projection.ts';
+import { applyToProjection, validateEvent, VersionGapError, type ProjectedBalance, type Query } from './projection.ts';
 
 export type Outcome = { result: 'applied'; envelope: EventEnvelope; balance: ProjectedBalance } | { result: 'duplicate'; envelope: EventEnvelope };
 
@@ -73,7 +77,7 @@ export class EventProcessor {
             throw error;
           }
         }
-        const projected = await applyToProjection(this.query, connection, envelope, deps.groupId);
+        const projected = await applyToProjection(this.query, connection, envelope, deps.groupId, deps.mode === 'idempotent');
         await failpoint('consumer.inside-projection-tx');
         if (deps.notifier) {
           const sent = await deps.notifier.notify(envelope);
@@ -83,6 +87,10 @@ export class EventProcessor {
         return projected;
       });
     } catch (error) {
+      if (error instanceof VersionGapError) {
+        deps.metrics.versionGaps.inc();
+        log.warn({ accountId: error.accountId, appliedVersion: error.applied, eventVersion: error.version }, 'version gap: not applied over missing versions; retried, then DLQ');
+      }
       if (error instanceof AlreadyProcessed) {
         deps.metrics.duplicates.inc();
         log.info('duplicate skipped: already in processed_event');

@@ -44,14 +44,41 @@ export function validateEvent(envelope: EventEnvelope): void {
   }
 }
 
+/**
+ * The projection has applied an account up to version `applied`, and this event is `version` > applied + 1:
+ * the events in between have not been applied (yet). Applying over the gap would silently diverge the
+ * projection from the domain by the missing events (issue 7: a relay that lost v111 let v112 apply).
+ * Transient on purpose: the missing event may be on its way (a retry topic, a lagging partition), so the
+ * record is retried with the usual bounded backoff (holding the account: its later events hit the same
+ * gap); when the attempts run out it goes to the DLQ as `VersionGapError` — the alarm (dlq_total
+ * {error_class="VersionGapError"}, version_gaps_total, and a log line naming the account and versions).
+ */
+export class VersionGapError extends Error {
+  override readonly name = 'VersionGapError';
+  constructor(
+    readonly accountId: string,
+    readonly applied: number,
+    readonly version: number,
+    readonly eventId: string,
+  ) {
+    super(`event ${eventId} is version ${version} of account ${accountId}, but the projection has applied only up to version ${applied}: versions ${applied + 1}..${version - 1} are missing`);
+  }
+}
+
 export interface ProjectedBalance {
   accountId: string;
   balance: number;
   version: number;
 }
 
-/** Applies one event inside the caller's transaction; returns the account's new balance and version. */
-export async function applyToProjection(query: Query, connection: mysql.PoolConnection, envelope: EventEnvelope, groupId: string): Promise<ProjectedBalance> {
+/**
+ * Applies one event inside the caller's transaction; returns the account's new balance and version.
+ * `gapCheck` (the idempotent consumer): the event must be the next version of its account
+ * (VersionGapError otherwise); an event at or below the applied version (a replayed or stale event with
+ * a new id) is applied as before, with a warning from the caller's log. Without it (naive mode) every
+ * event is applied blindly, which is what the anti-pattern arms demonstrate.
+ */
+export async function applyToProjection(query: Query, connection: mysql.PoolConnection, envelope: EventEnvelope, groupId: string, gapCheck = false): Promise<ProjectedBalance> {
   const payload = envelope.payload;
   const accountId = envelope.aggregateId;
   if (payload.type === 'AccountOpened') {
@@ -67,12 +94,26 @@ export async function applyToProjection(query: Query, connection: mysql.PoolConn
       [accountId, payload.owner, payload.currency, envelope.aggregateVersion, envelope.eventId],
     );
   } else {
-    const result = await query(
+    // With the gap check, the happy path is still one statement: the UPDATE applies only on top of the
+    // previous version; when it matches nothing, one SELECT tells a missing account from a gap.
+    let result = await query(
       connection,
       `UPDATE account_balance_view SET balance = balance + ?, version = ?, last_event_id = ?, updated_at = CURRENT_TIMESTAMP(6)
-       WHERE account_id = ?`,
-      [balanceDelta(envelope), envelope.aggregateVersion, envelope.eventId, accountId],
+       WHERE account_id = ?${gapCheck ? ' AND version = ?' : ''}`,
+      [balanceDelta(envelope), envelope.aggregateVersion, envelope.eventId, accountId, ...(gapCheck ? [envelope.aggregateVersion - 1] : [])],
     );
+    if (gapCheck && result.affectedRows === 0) {
+      const [current] = (await query(connection, 'SELECT version FROM account_balance_view WHERE account_id = ? FOR UPDATE', [accountId])) as unknown as Array<{ version: number | string }>;
+      if (current && Number(current.version) < envelope.aggregateVersion - 1) throw new VersionGapError(accountId, Number(current.version), envelope.aggregateVersion, envelope.eventId);
+      if (current) {
+        // At or below the applied version: not a gap. Applied as without the check (today's contract).
+        result = await query(
+          connection,
+          `UPDATE account_balance_view SET balance = balance + ?, version = ?, last_event_id = ?, updated_at = CURRENT_TIMESTAMP(6) WHERE account_id = ?`,
+          [balanceDelta(envelope), envelope.aggregateVersion, envelope.eventId, accountId],
+        );
+      }
+    }
     if (result.affectedRows === 0) {
       throw new PoisonEventError('unknown-account', `event ${envelope.eventId} (${payload.type}) is for account ${accountId}, which has no projection row`);
     }
