@@ -12,7 +12,7 @@
  *           are produced straight to the topic per the pipeline contract (Avro, registry, event headers),
  *           good events of one account always on one explicit partition. Accounts are opened (and
  *           applied) before any fault: a retried AccountOpened would turn every later event of its
- *           account into `unknown-account` poison (retry topics give up per-account order).
+ *           account into `unknown-account` poison.
  * Fault     ✅ retry topics       failpoint `consumer.apply` armed over HTTP, in a generated schedule:
  *                                 one record failing 1–3 times in a row (through retry-1 … retry-3),
  *                                 then 1–3 consecutive failures at a generated position of the stream.
@@ -24,8 +24,10 @@
  *           ✅ controlled replay  `consumer.apply = error()` (always) until every victim is in the DLQ
  *                                 after maxAttempts, plus poison; then the cause is fixed (disarmed) and
  *                                 the DLQ replayed through the replay-worker's POST /replays.
- * Expected  retry topics: every event applied exactly once, DLQ empty, retries = failpoint fires exactly
- *             (each failure is one hop to a retry topic, none ends in the DLQ).
+ * Expected  retry topics: every event applied exactly once, in per-account order, DLQ empty, retries =
+ *             failpoint fires + version-gap holds exactly (each failure is one hop to a retry topic, and
+ *             so is each later event of the same account that arrives while its predecessor is away:
+ *             the consumer never applies over a version gap; none ends in the DLQ).
  *           poison: every poison record in the DLQ with error class, message, original topic/partition/
  *             offset, attempts = 1 and first-failure time, its bytes unchanged; no retries; every good
  *             event applied.
@@ -268,7 +270,7 @@ async function auditRows(database: IsolatedDatabase, replayId: string): Promise<
 
 describe('E-005 DLQ and controlled replay', () => {
   it('✅ retry topics: transient failures heal through the retry topics and never reach the DLQ', async () => {
-    const totals = { cases: 0, events: 0, fired: 0, retries: 0, dlq: 0, lost: 0, doubleApplied: 0, reordered: 0, healedAfterRepeatsMaxMs: 0 };
+    const totals = { cases: 0, events: 0, fired: 0, gapHolds: 0, retries: 0, dlq: 0, lost: 0, doubleApplied: 0, reordered: 0, healedAfterRepeatsMaxMs: 0 };
     const levels: Record<string, number> = {};
     let lastHistory: History | undefined;
     const schedules = fc.record({
@@ -317,10 +319,11 @@ describe('E-005 DLQ and controlled replay', () => {
         const delivery = checkDelivery(ids.map((id) => ({ id, outcome: 'ok' as const })), [...applied.keys()], 'applied');
         const once = checkEffectsOnce(applied, 'applied once');
         const retries = await scrapeMetric(consumer.url, 'retries_total');
+        const gapHolds = await scrapeMetric(consumer.url, 'version_gaps_total');
         const dlq = await a.recordCount(a.topics.dlq);
         const balances = await projectedBalances(a.database.pool);
         const expected = new Map(accounts.map((acct) => [acct, events.filter((e) => e.aggregateId === acct).reduce((sum, e) => sum + ('amount' in e.payload ? e.payload.amount : 0), 0)]));
-        // Per-account order as applied: a retried event lands after later events of its account.
+        // Per-account order as applied: the consumer holds an account's later events while one is retried.
         const versionOf = new Map(events.map((e) => [e.eventId, e.aggregateVersion]));
         const [log] = await a.database.pool.query<RowDataPacket[]>('SELECT event_id, account_id FROM applied_event_log ORDER BY id');
         const order = checkPerKeyOrder(log.map((r) => ({ key: r.account_id as string, version: versionOf.get(r.event_id as string) ?? -1 })));
@@ -330,28 +333,31 @@ describe('E-005 DLQ and controlled replay', () => {
         totals.events += events.length;
         totals.fired += firedRepeated + firedSpread;
         totals.retries += retries;
+        totals.gapHolds += gapHolds;
         totals.dlq += dlq;
         totals.lost += delivery.counts.lost!;
         totals.doubleApplied += once.counts.duplicated!;
         totals.reordered += order.counts.nonmonotonic! + order.counts.skip!;
         totals.healedAfterRepeatsMaxMs = Math.max(totals.healedAfterRepeatsMaxMs, healedMs);
-        report(`retry case ${n}: ${events.length} events; one deposit failing ${schedule.repeated}× in a row healed in ${ms(healedMs)}, then ${schedule.spread} failure(s) from hit ${skip + 1}; retries ${retries}, DLQ ${dlq}; ${summarize(delivery)}`);
+        report(`retry case ${n}: ${events.length} events; one deposit failing ${schedule.repeated}× in a row healed in ${ms(healedMs)}, then ${schedule.spread} failure(s) from hit ${skip + 1}; retries ${retries} (${gapHolds} version-gap holds), DLQ ${dlq}; ${summarize(delivery)}`);
         // "Sometimes": every scheduled failure fired.
         expect({ repeated: firedRepeated, spread: firedSpread }).toEqual({ repeated: schedule.repeated, spread: schedule.spread });
         expect({ lost: delivery.counts.lost, unexpected: delivery.counts.unexpected, doubleApplied: once.counts.duplicated, dlq }).toEqual({ lost: 0, unexpected: 0, doubleApplied: 0, dlq: 0 });
         expect(await scrapeMetric(consumer.url, 'dlq_total')).toBe(0);
-        expect(retries).toBe(firedRepeated + firedSpread); // each failure one hop to a retry topic, none to the DLQ
+        // Each failure, and each hold of a later event over the gap it left, is one hop to a retry topic.
+        expect(retries).toBe(firedRepeated + firedSpread + gapHolds);
+        expect(order.counts.nonmonotonic! + order.counts.skip!, 'applied out of per-account order').toBe(0);
         for (const acct of accounts) expect(balances.get(acct)?.balance, acct).toBe(expected.get(acct));
       }),
       2,
     );
     const levelText = Object.entries(levels).sort().map(([l, v]) => `${l} ${v}`).join(', ');
-    report(`retry topics: ${totals.cases} schedules, ${totals.events} events, ${totals.fired} injected failures → retries ${totals.retries} (${levelText}), DLQ ${totals.dlq}, lost ${totals.lost}, double-applied ${totals.doubleApplied}; applied out of per-account order ${totals.reordered}; slowest heal after repeated failures ${ms(totals.healedAfterRepeatsMaxMs)}`);
+    report(`retry topics: ${totals.cases} schedules, ${totals.events} events, ${totals.fired} injected failures → retries ${totals.retries} (${levelText}; ${totals.gapHolds} of them version-gap holds), DLQ ${totals.dlq}, lost ${totals.lost}, double-applied ${totals.doubleApplied}; applied out of per-account order ${totals.reordered}; slowest heal after repeated failures ${ms(totals.healedAfterRepeatsMaxMs)}`);
     recordArm({
       experiment: 'E-005', title, arm: '✅ retry topics',
-      expected: 'every event applied once, DLQ 0, retries = injected failures > 0',
-      observed: `lost ${totals.lost}, double-applied ${totals.doubleApplied}, DLQ ${totals.dlq}, retries ${totals.retries} for ${totals.fired} failures`,
-      holds: totals.lost === 0 && totals.doubleApplied === 0 && totals.dlq === 0 && totals.fired > 0 && totals.retries === totals.fired,
+      expected: 'every event applied once in per-account order, DLQ 0, retries = injected failures (> 0) + version-gap holds',
+      observed: `lost ${totals.lost}, double-applied ${totals.doubleApplied}, out of order ${totals.reordered}, DLQ ${totals.dlq}, retries ${totals.retries} for ${totals.fired} failures + ${totals.gapHolds} holds`,
+      holds: totals.lost === 0 && totals.doubleApplied === 0 && totals.reordered === 0 && totals.dlq === 0 && totals.fired > 0 && totals.retries === totals.fired + totals.gapHolds,
       numbers: { ...totals, ...Object.fromEntries(Object.entries(levels).map(([l, v]) => [`retries ${l}`, v])) },
       ...(lastHistory ? { history: lastHistory } : {}),
     });

@@ -17,7 +17,7 @@ import { setLinkEnabled } from './links.ts';
 type Heal = () => Promise<void>;
 
 export class Nemesis {
-  private readonly active: Array<{ id?: number; heal: Heal; label: string }> = [];
+  private readonly active: Array<{ id?: number; heal: Heal; label: string; target: string }> = [];
   private toxicCounter = 0;
 
   constructor(
@@ -32,7 +32,7 @@ export class Nemesis {
 
   private begin(fault: string, target: string, heal: Heal, detail?: unknown): void {
     const id = this.history?.faultStart(fault, target, detail);
-    this.active.push({ ...(id !== undefined ? { id } : {}), heal, label: `${fault} ${target}` });
+    this.active.push({ ...(id !== undefined ? { id } : {}), heal, label: `${fault} ${target}`, target });
   }
 
   private async toxic(fault: string, proxyName: string, type: string, attributes: Record<string, number>, stream: 'upstream' | 'downstream' = 'downstream'): Promise<void> {
@@ -114,9 +114,20 @@ export class Nemesis {
 
   /** Heals the most recent fault first; every fault is attempted even if one heal fails. */
   async heal(): Promise<void> {
+    await this.healWhere(() => true);
+  }
+
+  /** Heals the faults on one target only (a broker restarted mid-run), closing their windows. */
+  async healTarget(target: string): Promise<void> {
+    await this.healWhere((fault) => fault.target === target);
+  }
+
+  private async healWhere(matches: (fault: { target: string }) => boolean): Promise<void> {
+    // Taken out synchronously first: a fault begun while these heal is not touched.
+    const healing = this.active.filter(matches).reverse();
+    for (const fault of healing) this.active.splice(this.active.indexOf(fault), 1);
     const errors: unknown[] = [];
-    while (this.active.length) {
-      const fault = this.active.pop()!;
+    for (const fault of healing) {
       try {
         await fault.heal();
       } catch (error) {
