@@ -4,6 +4,11 @@
  *
  *   LAB_SEED=1234 LAB_PATH="3:1:0" npx vitest lab/e-001      replay one counterexample
  *   LAB_RUNS=50 npm run test:lab                              nightly: more generated cases
+ *   LAB_SHRINK=1 npx vitest lab/e-001                          shrink a failure (slow: every step is a
+ *                                                             real run against the cluster)
+ *
+ * By default the first failing case ends the property: a case of E-001 takes a minute, so shrinking
+ * would run on until the test timeout and hide the failure; the seed and path replay that case.
  */
 import fc from 'fast-check';
 
@@ -12,7 +17,7 @@ export function propertyParameters(defaultRuns: number): fc.Parameters<unknown> 
   const parameters: fc.Parameters<unknown> = {
     seed,
     numRuns: process.env.LAB_RUNS !== undefined ? Number(process.env.LAB_RUNS) : defaultRuns,
-    endOnFailure: false,
+    endOnFailure: process.env.LAB_SHRINK !== '1',
     interruptAfterTimeLimit: process.env.LAB_TIME_LIMIT_MS !== undefined ? Number(process.env.LAB_TIME_LIMIT_MS) : undefined,
   };
   if (process.env.LAB_PATH) parameters.path = process.env.LAB_PATH;
