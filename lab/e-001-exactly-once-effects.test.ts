@@ -65,9 +65,11 @@ const minWorkloadMs = 12_000;
 const outboxShards = 2;
 
 const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
+/** Releases a case's processes, topics and database. Run after every case: cases must not pile up. */
+async function releaseCase(): Promise<void> {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+}
+afterEach(releaseCase);
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -320,7 +322,7 @@ describe('E-001 exactly-once effects end to end', () => {
     await assertProperty(
       'lab/e-001',
       fc.asyncProperty(workloadArbitrary({ maxAccounts: 6, minCommands: 40, maxCommands: 120, maxConcurrency: 6 }), schedules, async (workload, schedule) => {
-        const result = await runCase(workload, schedule, totals.cases);
+        const result = await runCase(workload, schedule, totals.cases).finally(releaseCase);
         lastHistory = result.history;
         totals.cases += 1;
         totals.commands += result.numbers.commands;
