@@ -15,6 +15,7 @@
 import type { Admin } from 'kafkajs';
 import { directKafka } from '../infra/clients.ts';
 import type { LabEnvironment } from '../infra/environment.ts';
+import { waitFor } from '../infra/ports.ts';
 
 export interface LeaderChange {
   partition: number;
@@ -39,7 +40,12 @@ export class LeaderObserver {
     const admin = (await directKafka(env, `leader-observer-${process.pid}`, { requestTimeout: 2000, retry: { retries: 0 } })).admin();
     await admin.connect();
     const observer = new LeaderObserver(admin, topic);
-    await observer.sample();
+    // A topic created a moment ago may not be in every broker's metadata yet (UNKNOWN_TOPIC_OR_PARTITION
+    // from the broker asked): the first sample is retried until it sees the partitions.
+    await waitFor(`the leaders of ${topic}`, async () => {
+      await observer.sample();
+      return observer.leaders.size > 0;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
     observer.loop = (async () => {
       while (observer.running) {
         await new Promise((resolve) => setTimeout(resolve, intervalMs));
