@@ -31,7 +31,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkCache, checkConservation, checkDelivery, checkEffectsOnce, checkPerKeyOrder, checkProjection, stalenessMs, summarize, type Verdict } from './checkers/index.ts';
 import { attemptsFromHistory, WalletClient } from './clients/wallet-client.ts';
 import { faultScheduleArbitrary, type ScheduledFault } from './generators/faults.ts';
-import { assertProperty } from './generators/run.ts';
+import { assertProperty, propertyTimeout } from './generators/run.ts';
 import { workloadArbitrary, type Workload } from './generators/workload.ts';
 import { History } from './history/history.ts';
 import { LeaderObserver } from './observe/leaders.ts';
@@ -63,6 +63,7 @@ const brokerFaultMs = 8000;
 /** The workload is paced to last at least this long, so relays are publishing while leadership moves. */
 const minWorkloadMs = 12_000;
 const outboxShards = 2;
+const defaultCases = 2;
 
 const cleanups: Array<() => Promise<void>> = [];
 /** Releases a case's processes, topics and database. Run after every case: cases must not pile up. */
@@ -345,7 +346,7 @@ describe('E-001 exactly-once effects end to end', () => {
         expect(result.numbers.leaderChanges).toBeGreaterThan(0);
         for (const verdict of result.verdicts) expect({ checker: verdict.checker, valid: verdict.valid, examples: verdict.examples }).toEqual({ checker: verdict.checker, valid: true, examples: {} });
       }),
-      2,
+      defaultCases,
     );
     const max = (values: number[]) => Math.max(...values);
     report(`${totals.cases} generated cases, ${totals.commands} commands, ${totals.events} events, ${totals.deaths} process deaths, ${totals.brokerFaults} broker faults, ${totals.leaderChanges} leader changes: not on the topic ${totals.notOnTopic}, lost ${totals.lost}, applied twice ${totals.appliedTwice}, notified twice ${totals.notifiedTwice} (gateway suppressed ${totals.notificationsSuppressed} redelivered notifications); e2e p50 ≤ ${max(latencies.e2eP50).toFixed(0)} ms, p99 ≤ ${max(latencies.e2eP99).toFixed(0)} ms; staleness p99 ≤ ${max(latencies.stalenessP99).toFixed(0)} ms`);
@@ -357,5 +358,7 @@ describe('E-001 exactly-once effects end to end', () => {
       numbers: { ...totals, e2eP50Ms: max(latencies.e2eP50), e2eP99Ms: max(latencies.e2eP99), stalenessP99Ms: max(latencies.stalenessP99), throughputOpsPerS: Math.min(...latencies.throughput) },
       ...(lastHistory ? { history: lastHistory } : {}),
     });
-  });
+    // A case lasts 40–90 s: a ≥ 12 s paced workload, an 8 s broker fault, a broker restart that recovers
+    // every log, drains and checks.
+  }, propertyTimeout(240_000, defaultCases));
 });

@@ -24,6 +24,15 @@ export function propertyParameters(defaultRuns: number): fc.Parameters<unknown> 
   return parameters;
 }
 
+/**
+ * A test timeout for a property of `defaultRuns` cases (LAB_RUNS overrides) that each take up to
+ * `perCaseMs`: for suites whose cases outgrow the lab's default budget of 90 s per case.
+ */
+export function propertyTimeout(perCaseMs: number, defaultRuns: number): number {
+  const runs = process.env.LAB_RUNS !== undefined ? Number(process.env.LAB_RUNS) : defaultRuns;
+  return perCaseMs * Math.max(1, runs) + 60_000;
+}
+
 /** fc.assert with the lab's parameters; on failure the error names the replay command. */
 export async function assertProperty<Ts extends [unknown, ...unknown[]]>(suite: string, property: fc.IAsyncProperty<Ts>, defaultRuns = 3): Promise<void> {
   const parameters = propertyParameters(defaultRuns) as fc.Parameters<Ts>;
