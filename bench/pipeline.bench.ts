@@ -17,7 +17,7 @@ import type { RowDataPacket } from 'mysql2';
 import { Pool } from 'undici';
 import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, type EventEnvelope } from '../src/envelope/index.ts';
 import { eventHeaders } from '../src/kafka/headers.ts';
-import { ensureTopics, topicNames } from '../src/kafka/topics.ts';
+import { createTopicsAndWait, ensureTopics, topicNames } from '../src/kafka/topics.ts';
 import { startCommandService } from '../src/services/command/index.ts';
 import { outboxRow } from '../src/services/command/outbox.ts';
 import { startConsumerService } from '../src/services/consumer/index.ts';
@@ -160,7 +160,7 @@ async function producerPerformanceCeiling(env: LabEnvironment, recordSize: numbe
   const admin = kafka(env, `${id}-admin`).admin();
   await admin.connect();
   const topic = `${id}.perf`;
-  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  await createTopicsAndWait(admin, [{ topic, numPartitions: 6 }]);
   try {
     const { stdout } = await execFileAsync(javaBinary(), [
       '-Xmx512m', '-cp', `${kafkaLibs()}/*`, `-Dlog4j2.configurationFile=${path.resolve('infra/native/log4j2.properties')}`,

@@ -26,6 +26,7 @@ import { createDatabase, deleteKeysWithPrefix, deleteTopicsWithPrefix, isolation
 import { sleep, waitFor } from './infra/ports.ts';
 import { labEnvironment } from './infra/vitest.ts';
 import { setLinkEnabled } from './nemesis/links.ts';
+import { createTopicsAndWait } from '../src/kafka/topics.ts';
 
 const env = labEnvironment();
 const id = isolationId(env, 'e000');
@@ -95,7 +96,7 @@ function median(values: number[]): number {
 describe('E-000 smoke: Kafka', () => {
   it('kafkajs works against this Kafka: idempotent acks=all, transactions, read_committed, group offsets', async () => {
     const name = topic('compat');
-    await admin.createTopics({ topics: [{ topic: name, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsAndWait(admin, [{ topic: name, numPartitions: 1 }]);
     const producer = client.producer({ transactionalId: `${name}.tx`, idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     try {
@@ -119,7 +120,7 @@ describe('E-000 smoke: Kafka', () => {
 
   it('creates topics with replication factor 3 and min.insync.replicas 2 by default', async () => {
     const name = topic('defaults');
-    await admin.createTopics({ topics: [{ topic: name }], waitForLeaders: true });
+    await createTopicsAndWait(admin, [{ topic: name }]);
     const metadata = await admin.fetchTopicMetadata({ topics: [name] });
     for (const partition of metadata.topics[0]!.partitions) expect(partition.replicas).toHaveLength(3);
     const configs = await admin.describeConfigs({ resources: [{ type: 2 /* TOPIC */, name, configNames: ['min.insync.replicas'] }], includeSynonyms: false });
@@ -129,7 +130,7 @@ describe('E-000 smoke: Kafka', () => {
   it('produces 10,000 messages with acks=all and reads them back complete, once each, in per-key order', async () => {
     const name = topic('ten-thousand');
     const count = 10_000;
-    await admin.createTopics({ topics: [{ topic: name, numPartitions: 3 }], waitForLeaders: true });
+    await createTopicsAndWait(admin, [{ topic: name, numPartitions: 3 }]);
     const producer = client.producer({ idempotent: true, maxInFlightRequests: 5 });
     await producer.connect();
     const started = Date.now();
@@ -162,7 +163,7 @@ describe('E-000 smoke: Kafka', () => {
   it.runIf(env.processes)('kill -9 of the partition leader moves leadership and acks=all producing continues', async () => {
     const processes = env.processes!;
     const name = topic('leader-kill');
-    await admin.createTopics({ topics: [{ topic: name, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true });
+    await createTopicsAndWait(admin, [{ topic: name, numPartitions: 1, replicationFactor: 3 }]);
     const producer: Producer = client.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 2000 } });
     await producer.connect();
     try {
@@ -194,10 +195,7 @@ describe('E-000 smoke: Kafka', () => {
     const name = topic('latency');
     // Leaders pinned by the replica assignment: partition p is led by broker p+1.
     const ids = env.descriptor.kafka.brokers.map((b) => b.id);
-    await admin.createTopics({
-      topics: [{ topic: name, replicaAssignment: ids.map((_, p) => ({ partition: p, replicas: ids.map((__, r) => ids[(p + r) % ids.length]!) })) }],
-      waitForLeaders: true,
-    });
+    await createTopicsAndWait(admin, [{ topic: name, replicaAssignment: ids.map((_, p) => ({ partition: p, replicas: ids.map((__, r) => ids[(p + r) % ids.length]!) })) }]);
     const leaders = await Promise.all(ids.map((_, p) => leaderOf(name, p)));
     const target = leaders[1]!.leader;
     const producer = client.producer({ idempotent: true, maxInFlightRequests: 1 });

@@ -59,7 +59,7 @@ import { applications, count, domainBalances, outboxEventIds, projectedBalances 
 import { readTopic } from './observe/topic.ts';
 import { recordArm } from './report/results.ts';
 import { eventHeaders } from '../src/kafka/headers.ts';
-import { ensureTopics } from '../src/kafka/topics.ts';
+import { createTopicsAndWait, ensureTopics } from '../src/kafka/topics.ts';
 import { outboxShard } from '../src/services/command/outbox.ts';
 import { startCommandService } from '../src/services/command/index.ts';
 import { startConsumerService } from '../src/services/consumer/index.ts';
@@ -298,7 +298,7 @@ async function produceThroughDroppedResponses(name: string, idempotent: boolean,
 
   const topic = `${id}.produce`;
   const brokerIds = env.descriptor.kafka.brokers.map((b) => b.id);
-  await admin.createTopics({ topics: [{ topic, replicaAssignment: [{ partition: 0, replicas: [c.leader, ...brokerIds.filter((b) => b !== c.leader)] }] }], waitForLeaders: true });
+  await createTopicsAndWait(admin, [{ topic, replicaAssignment: [{ partition: 0, replicas: [c.leader, ...brokerIds.filter((b) => b !== c.leader)] }] }]);
   await waitFor(`broker ${c.leader} to lead ${topic}`, async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions[0]?.leader === c.leader, { timeoutMs: 30_000 });
 
   // A proxy of our own in front of the leader's client listener: the shared broker-N proxies carry
