@@ -81,8 +81,8 @@ export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: 
   const brokerCount = options.brokers ?? 3;
   fs.mkdirSync(runPaths.logs, { recursive: true });
 
-  const [toxiproxyPort, controllerPort, mysqlPort, mysqlProxyPort, redisPort, redisProxyPort, registryPort, registryProxyPort, ...brokerPorts] =
-    await freePorts(8 + brokerCount * 3);
+  const [toxiproxyPort, controllerPort, mysqlPort, mysqlProxyPort, redisPort, redisProxyPort, registryPort, registryManagementPort, registryProxyPort, ...brokerPorts] =
+    await freePorts(9 + brokerCount * 3);
   const kafkaPlan: KafkaPlan = {
     clusterId: newClusterId(),
     controller: { id: 0, port: controllerPort! },
@@ -150,7 +150,7 @@ export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: 
       await waitFor('Redis through its proxy', () => redisAnswers(descriptor), { timeoutMs: 15_000, hint: hint('redis') });
     })(),
     (async () => {
-      started({ ...registrySpec(registryPort!, tools.registryJava), cwd: installDirs.apicurio(tools.apicurioVersion), readyPort: registryPort! });
+      started({ ...registrySpec(registryPort!, registryManagementPort!, tools.registryJava), cwd: installDirs.apicurio(tools.apicurioVersion), readyPort: registryPort! });
       await waitFor('schema registry', () => registryAnswers(descriptor.schemaRegistry.url), { timeoutMs: 90_000, hint: hint('registry') });
       await setGlobalCompatibility(descriptor.schemaRegistry.url, 'BACKWARD');
     })(),
