@@ -2,7 +2,8 @@
  * `npx lab <command>`: the lab's own CLI.
  *
  *   lab up [--brokers N]   start the native cluster (or reuse a healthy one) and leave it running
- *   lab down               stop every process the lab started; no process and no bound port remain
+ *   lab down [--now]       stop every process the lab started; no process and no bound port remain
+ *                          (--now: SIGKILL at once, no graceful shutdown; what the guard uses)
  *   lab status             processes, endpoints, health
  *   lab logs <proc> [-n N] last lines of a process's log (broker-1, controller, mysql, redis, registry, toxiproxy)
  *   lab env                the environment descriptor as JSON (endpoints for your own tools)
@@ -16,14 +17,14 @@ import { clusterProblems, describeProcesses, downLocalCluster, readDescriptor, S
 import { repoRoot } from './infra/paths.ts';
 import { runSuites } from './report/run.ts';
 
-const usage = `usage: npx lab <up [--brokers N] | down | status | logs <process> [-n N] | env | service <name> | run [e-001 …]>`;
+const usage = `usage: npx lab <up [--brokers N] | down [--now] | status | logs <process> [-n N] | env | service <name> | run [e-001 …]>`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { brokers: { type: 'string' }, n: { type: 'string', short: 'n' }, quiet: { type: 'boolean' } },
+    options: { brokers: { type: 'string' }, n: { type: 'string', short: 'n' }, quiet: { type: 'boolean' }, now: { type: 'boolean' } },
   });
   const say = values.quiet ? () => undefined : (line: string) => console.log(line);
   switch (command) {
@@ -56,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'down': {
-      const stopped = await downLocalCluster(say);
+      const stopped = await downLocalCluster(say, { now: values.now === true });
       say(stopped.length ? `stopped ${stopped.length} processes` : 'nothing was running');
       return 0;
     }

@@ -75,9 +75,13 @@ export async function clusterProblems(descriptor: EnvironmentDescriptor): Promis
   return problems;
 }
 
-/** Stops every process of the run (pid files are the truth) and removes the run dir. */
-export async function downLocalCluster(log: (line: string) => void = () => undefined): Promise<string[]> {
-  const stopped = await supervisor.stopAll(stopOrder);
+/**
+ * Stops every process of the run (pid files are the truth) and removes the run dir. `now`: SIGKILL
+ * without a grace period, for the guard cleaning up after a dead owner: the cluster was that run's
+ * alone and its data goes with the run dir, so a graceful shutdown would only keep ports bound longer.
+ */
+export async function downLocalCluster(log: (line: string) => void = () => undefined, { now = false }: { now?: boolean } = {}): Promise<string[]> {
+  const stopped = await supervisor.stopAll(stopOrder, now ? 0 : undefined);
   for (const name of stopped) log(`stopped ${name}`);
   fs.rmSync(runPaths.root, { recursive: true, force: true });
   return stopped;
@@ -95,9 +99,13 @@ export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: 
   fs.mkdirSync(runPaths.logs, { recursive: true });
   const startup = new Startup(supervisor, log, options.signal);
 
+  // The guard before anything else: Vitest exits at once on SIGINT/SIGTERM (its own handler calls
+  // process.exit, so no teardown and no async handler of ours runs), and a crash runs nothing at all.
+  // Only a watcher that already exists when the owner dies can stop what the owner had started so far.
+  if (options.ownership === 'ephemeral') startup.start(guardSpec(options.ownerPid ?? process.pid), relative);
+
   try {
     const descriptor = await startProcesses(startup, tools, options);
-    if (options.ownership === 'ephemeral') startup.start(guardSpec(options.ownerPid ?? process.pid), relative);
     fs.writeFileSync(runPaths.descriptor, JSON.stringify(descriptor, null, 2), { mode: 0o600 });
     return { descriptor, reused: false };
   } catch (error) {
@@ -252,7 +260,7 @@ function guardSpec(ownerPid: number): ProcessSpec {
   return {
     name: guardName,
     command: 'bash',
-    args: [path.join(repoRoot, 'lab', 'infra', 'local', 'guard.sh'), String(ownerPid), process.execPath, path.join(repoRoot, 'tools', 'lab-cli', 'lab.mjs')],
+    args: [path.join(repoRoot, 'lab', 'infra', 'local', 'guard.sh'), String(ownerPid), process.execPath, path.join(repoRoot, 'tools', 'lab-cli', 'lab.mjs'), runPaths.pids],
     env: { LAB_GUARD_DOWN: '1' },
     logFile: runPaths.log(guardName),
   };
