@@ -2,7 +2,8 @@
  * `npx lab <command>`: the lab's own CLI.
  *
  *   lab up [--brokers N]   start the native cluster (or reuse a healthy one) and leave it running
- *   lab down               stop every process the lab started; no process and no bound port remain
+ *   lab down [--now]       stop every process the lab started; no process and no bound port remain
+ *                          (--now: SIGKILL at once, no graceful shutdown; what the guard uses)
  *   lab status             processes, endpoints, health
  *   lab logs <proc> [-n N] last lines of a process's log (broker-1, controller, mysql, redis, registry, toxiproxy)
  *   lab env                the environment descriptor as JSON (endpoints for your own tools)
@@ -12,49 +13,51 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { clusterProblems, describeProcesses, downLocalCluster, readDescriptor, tailLog, upLocalCluster } from './infra/local/cluster.ts';
+import { clusterProblems, describeProcesses, downLocalCluster, readDescriptor, StartupError, tailLog, upLocalCluster } from './infra/local/cluster.ts';
 import { repoRoot } from './infra/paths.ts';
-import { MissingPrerequisiteError } from './infra/prerequisites.ts';
 import { runSuites } from './report/run.ts';
 
-const usage = `usage: npx lab <up [--brokers N] | down | status | logs <process> [-n N] | env | service <name> | run [e-001 …]>`;
+const usage = `usage: npx lab <up [--brokers N] | down [--now] | status | logs <process> [-n N] | env | service <name> | run [e-001 …]>`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { brokers: { type: 'string' }, n: { type: 'string', short: 'n' }, quiet: { type: 'boolean' } },
+    options: { brokers: { type: 'string' }, n: { type: 'string', short: 'n' }, quiet: { type: 'boolean' }, now: { type: 'boolean' } },
   });
   const say = values.quiet ? () => undefined : (line: string) => console.log(line);
   switch (command) {
     case 'up': {
       const started = Date.now();
-      // Ctrl-C while starting: stop what was started so far instead of leaving half a cluster.
-      const interrupt = async () => {
-        console.error('\ninterrupted: stopping what was started');
-        await downLocalCluster(say);
-        process.exit(130);
+      // Ctrl-C while starting: abort the start-up, which stops what it started so far (keeping the logs)
+      // once no step is still starting something, instead of leaving half a cluster.
+      const interrupt = new AbortController();
+      const onSignal = (signal: NodeJS.Signals) => {
+        console.error(`\n${signal}: stopping what was started`);
+        interrupt.abort(new Error(`interrupted by ${signal}`));
       };
-      process.once('SIGINT', interrupt);
-      process.once('SIGTERM', interrupt);
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       try {
-        const { descriptor, reused } = await upLocalCluster({ ownership: 'persistent', brokers: values.brokers ? Number(values.brokers) : 3, log: say });
+        const { descriptor, reused } = await upLocalCluster({
+          ownership: 'persistent',
+          brokers: values.brokers ? Number(values.brokers) : 3,
+          log: say,
+          signal: interrupt.signal,
+        });
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
         say(reused ? `cluster already running (started ${descriptor.startedAt})` : `cluster ready in ${seconds} s`);
         printEndpoints(say);
       } catch (error) {
+        // A StartupError has already stopped what was started and says where its logs are.
         console.error(error instanceof Error ? error.message : String(error));
-        if (!(error instanceof MissingPrerequisiteError)) {
-          console.error('stopping what was started; logs stay in .lab/run/logs until the next `lab up`');
-          await downLocalCluster(say).catch(() => undefined);
-        }
-        return 1;
+        return error instanceof StartupError && error.interrupted ? 130 : 1;
       }
       return 0;
     }
     case 'down': {
-      const stopped = await downLocalCluster(say);
+      const stopped = await downLocalCluster(say, { now: values.now === true });
       say(stopped.length ? `stopped ${stopped.length} processes` : 'nothing was running');
       return 0;
     }

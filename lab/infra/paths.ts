@@ -28,4 +28,7 @@ export const runPaths = {
   log: (name: string) => path.join(runDir, 'logs', `${name}.log`),
 };
 
+/** Logs of failed starts, one dir per attempt: the run dir itself is removed, the evidence is not. */
+export const keptLogsRoot = path.join(labHome, 'logs');
+
 export const nativeInfraDir = path.join(repoRoot, 'infra', 'native');

@@ -39,16 +39,25 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /**
  * Polls `probe` until it returns true or `timeoutMs` passes; the error names what was awaited and,
- * through `hint`, where to look (usually a log file).
+ * through `hint`, where to look (usually a log file). `giveUp` is asked before every probe: a reason it
+ * returns (the awaited process has exited, the start-up was aborted) is thrown at once, since waiting
+ * out the timeout for something that can no longer answer only hides the cause for minutes.
  */
 export async function waitFor(
   what: string,
   probe: () => Promise<boolean>,
-  { timeoutMs = 60_000, intervalMs = 200, hint = '' }: { timeoutMs?: number; intervalMs?: number; hint?: string } = {},
+  {
+    timeoutMs = 60_000,
+    intervalMs = 200,
+    hint = '',
+    giveUp,
+  }: { timeoutMs?: number; intervalMs?: number; hint?: string; giveUp?: () => string | undefined } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
+    const reason = giveUp?.();
+    if (reason !== undefined) throw new Error(`gave up waiting for ${what}: ${reason}`);
     try {
       if (await probe()) return;
     } catch (error) {

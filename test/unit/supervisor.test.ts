@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,5 +58,21 @@ describe('Supervisor', () => {
     const second = again.start(record.spec);
     expect(second.pid).not.toBe(first.pid);
     expect(again.running('svc')).toBe(true);
+  });
+});
+
+describe('Supervisor.run', () => {
+  it('keeps the process alive until the step exits, and forgets its pid file then', () => {
+    const { dir } = tempSupervisor();
+    // In a process of its own: the bug was Node exiting (code 0) while only the step was pending.
+    const script = `
+      import { Supervisor } from ${JSON.stringify(path.resolve('lab/infra/local/supervisor.ts'))};
+      const supervisor = new Supervisor(${JSON.stringify(path.join(dir, 'pids'))});
+      const exit = await supervisor.run({ name: 'step', command: 'bash', args: ['-c', 'sleep 0.5; exit 3'], logFile: ${JSON.stringify(path.join(dir, 'step.log'))} });
+      console.log(JSON.stringify({ exit, pidFiles: supervisor.list().length }));
+      process.exitCode = 7;`;
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(7);
+    expect(JSON.parse(result.stdout)).toEqual({ exit: { code: 3, signal: null }, pidFiles: 0 });
   });
 });

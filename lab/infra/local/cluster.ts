@@ -3,7 +3,6 @@
  * Toxiproxy proxy in front of every client link. `upLocalCluster` is idempotent: a healthy running
  * cluster is reused, leftovers of a dead one are reaped first.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -11,14 +10,16 @@ import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { Toxiproxy } from 'toxiproxy-node-client';
 import type { EnvironmentDescriptor } from '../environment.ts';
-import { installDirs, repoRoot, runPaths } from '../paths.ts';
-import { canConnect, freePorts, waitFor } from '../ports.ts';
+import { installDirs, keptLogsRoot, repoRoot, runPaths } from '../paths.ts';
+import { canConnect, freePorts } from '../ports.ts';
 import { proxyName, proxyPlan } from '../proxies.ts';
 import { findInstalledPrerequisites } from '../prerequisites.ts';
 import { brokerSpec, controllerSpec, newClusterId, prepareKafka, type KafkaPlan } from './kafka.ts';
 import { createLabUser, initMariadb, mariadbSpec } from './mariadb.ts';
 import { redisSpec } from './redis.ts';
 import { ccompatPath, registryAnswers, registrySpec, setGlobalCompatibility } from './registry.ts';
+import { keepLogs, latestKeptLogs, tailLines } from './logs.ts';
+import { Startup } from './startup.ts';
 import { guardName, isAlive, Supervisor, type ProcessSpec } from './supervisor.ts';
 import { toxiproxySpec } from './toxiproxy.ts';
 
@@ -34,6 +35,19 @@ export interface UpOptions {
   /** With `ephemeral`: the pid whose death stops the cluster (default: this process). */
   ownerPid?: number;
   log?: (line: string) => void;
+  /** Aborting it (Ctrl-C on `lab up`) stops the start-up: what was started is stopped, logs are kept. */
+  signal?: AbortSignal;
+}
+
+/** A start that failed or was interrupted: its processes are stopped, its logs kept in `logsDir`. */
+export class StartupError extends Error {
+  constructor(
+    message: string,
+    readonly logsDir: string | undefined,
+    readonly interrupted: boolean,
+  ) {
+    super(message);
+  }
 }
 
 export function readDescriptor(): EnvironmentDescriptor | undefined {
@@ -61,9 +75,13 @@ export async function clusterProblems(descriptor: EnvironmentDescriptor): Promis
   return problems;
 }
 
-/** Stops every process of the run (pid files are the truth) and removes the run dir. */
-export async function downLocalCluster(log: (line: string) => void = () => undefined): Promise<string[]> {
-  const stopped = await supervisor.stopAll(stopOrder);
+/**
+ * Stops every process of the run (pid files are the truth) and removes the run dir. `now`: SIGKILL
+ * without a grace period, for the guard cleaning up after a dead owner: the cluster was that run's
+ * alone and its data goes with the run dir, so a graceful shutdown would only keep ports bound longer.
+ */
+export async function downLocalCluster(log: (line: string) => void = () => undefined, { now = false }: { now?: boolean } = {}): Promise<string[]> {
+  const stopped = await supervisor.stopAll(stopOrder, now ? 0 : undefined);
   for (const name of stopped) log(`stopped ${name}`);
   fs.rmSync(runPaths.root, { recursive: true, force: true });
   return stopped;
@@ -78,11 +96,46 @@ export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: 
     await downLocalCluster(log);
   }
   const tools = findInstalledPrerequisites();
-  const brokerCount = options.brokers ?? 3;
   fs.mkdirSync(runPaths.logs, { recursive: true });
+  const startup = new Startup(supervisor, log, options.signal);
 
-  const [toxiproxyPort, controllerPort, mysqlPort, mysqlProxyPort, redisPort, redisProxyPort, registryPort, registryProxyPort, ...brokerPorts] =
-    await freePorts(8 + brokerCount * 3);
+  // The guard before anything else: Vitest exits at once on SIGINT/SIGTERM (its own handler calls
+  // process.exit, so no teardown and no async handler of ours runs), and a crash runs nothing at all.
+  // Only a watcher that already exists when the owner dies can stop what the owner had started so far.
+  if (options.ownership === 'ephemeral') startup.start(guardSpec(options.ownerPid ?? process.pid), relative);
+
+  try {
+    const descriptor = await startProcesses(startup, tools, options);
+    fs.writeFileSync(runPaths.descriptor, JSON.stringify(descriptor, null, 2), { mode: 0o600 });
+    return { descriptor, reused: false };
+  } catch (error) {
+    startup.abort(error); // a step outside the parallel chains failed: nothing more may start
+    // An interrupt also makes steps fail (a terminal's Ctrl-C kills the storage formatter too): say why.
+    const interrupted = options.signal?.aborted === true;
+    const cause: unknown = interrupted ? options.signal!.reason : error;
+    const logsDir = await abandonStart(log);
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const where = logsDir ? `; logs kept in ${relative(logsDir)}` : '';
+    throw new StartupError(`${message}\nstopped what was started${where}`, logsDir, interrupted);
+  }
+}
+
+/** Stops every process of a failed start and removes its run dir, keeping the logs; returns where. */
+async function abandonStart(log: (line: string) => void): Promise<string | undefined> {
+  const stopped = await supervisor.stopAll(stopOrder);
+  for (const name of stopped) log(`stopped ${name}`);
+  const kept = keepLogs(runPaths.logs, keptLogsRoot);
+  fs.rmSync(runPaths.root, { recursive: true, force: true });
+  return kept;
+}
+
+/** A path as the user types it: relative inside the checkout, absolute elsewhere (LAB_HOME). */
+const relative = (file: string) => (file.startsWith(repoRoot + path.sep) ? path.relative(repoRoot, file) : file);
+
+async function startProcesses(startup: Startup, tools: ReturnType<typeof findInstalledPrerequisites>, options: UpOptions): Promise<EnvironmentDescriptor> {
+  const brokerCount = options.brokers ?? 3;
+  const [toxiproxyPort, controllerPort, mysqlPort, mysqlProxyPort, redisPort, redisProxyPort, registryPort, registryManagementPort, registryProxyPort, ...brokerPorts] =
+    await freePorts(9 + brokerCount * 3);
   const kafkaPlan: KafkaPlan = {
     clusterId: newClusterId(),
     controller: { id: 0, port: controllerPort! },
@@ -94,15 +147,12 @@ export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: 
     })),
   };
 
-  const started = (spec: ProcessSpec) => {
-    supervisor.start(spec);
-    log(`started ${spec.name} (log: ${path.relative(repoRoot, spec.logFile)})`);
-  };
-  const hint = (name: string) => `see ${path.relative(repoRoot, runPaths.log(name))}`;
+  const started = (spec: ProcessSpec) => startup.start(spec, relative);
+  const hint = (name: string) => `see ${relative(runPaths.log(name))}`;
 
   // 1. Toxiproxy and every proxy first: clients and brokers' advertised addresses point at them.
   started({ ...toxiproxySpec(toxiproxyPort!), readyPort: toxiproxyPort! });
-  await waitFor('toxiproxy', () => canConnect(toxiproxyPort!), { timeoutMs: 15_000, hint: hint('toxiproxy') });
+  await startup.waitFor('toxiproxy', () => canConnect(toxiproxyPort!), { timeoutMs: 15_000, hint: hint('toxiproxy') });
   const toxiproxyUrl = `http://127.0.0.1:${toxiproxyPort}`;
   const proxies = proxyPlan({
     brokers: kafkaPlan.brokers.map((b) => ({ id: b.id, listen: `127.0.0.1:${b.proxyPort}`, upstream: `127.0.0.1:${b.clientPort}` })),
@@ -129,40 +179,37 @@ export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: 
     startedAt: new Date().toISOString(),
   };
 
-  // 2. The rest in parallel: each component's own chain of steps.
-  await Promise.all([
-    (async () => {
-      await prepareKafka(kafkaPlan);
+  // 2. The rest in parallel: each component's own chain of steps. The first to fail aborts the others.
+  await startup.all([
+    async () => {
+      await prepareKafka(kafkaPlan, startup.run);
       started({ ...controllerSpec(kafkaPlan), readyPort: controllerPort! });
       for (const broker of kafkaPlan.brokers) started({ ...brokerSpec(broker.id), readyPort: broker.clientPort });
-      await waitForBrokers(descriptor, brokerCount);
-    })(),
-    (async () => {
-      await initMariadb(tools.mariadbInstallDb);
+      await waitForBrokers(startup, descriptor, brokerCount);
+    },
+    async () => {
+      await initMariadb(tools.mariadbInstallDb, startup.run);
       started({ ...mariadbSpec(tools.mariadbd, mysqlPort!), readyPort: mysqlPort! });
-      await waitFor('MariaDB', () => canConnect(mysqlPort!), { timeoutMs: 60_000, hint: hint('mysql') });
+      await startup.waitFor('MariaDB', () => canConnect(mysqlPort!), { timeoutMs: 60_000, hint: hint('mysql') });
       await createLabUser(tools.mariadbClient, 'lab', mysqlPassword);
-      await waitFor('MariaDB through its proxy', () => mysqlAnswers(descriptor), { timeoutMs: 15_000, hint: hint('mysql') });
-    })(),
-    (async () => {
+      await startup.waitFor('MariaDB through its proxy', () => mysqlAnswers(descriptor), { timeoutMs: 15_000, hint: hint('mysql') });
+    },
+    async () => {
       fs.mkdirSync(runPaths.data('redis'), { recursive: true });
       started({ ...redisSpec(tools.redisServer, redisPort!), readyPort: redisPort! });
-      await waitFor('Redis through its proxy', () => redisAnswers(descriptor), { timeoutMs: 15_000, hint: hint('redis') });
-    })(),
-    (async () => {
-      started({ ...registrySpec(registryPort!, tools.registryJava), cwd: installDirs.apicurio(tools.apicurioVersion), readyPort: registryPort! });
-      await waitFor('schema registry', () => registryAnswers(descriptor.schemaRegistry.url), { timeoutMs: 90_000, hint: hint('registry') });
+      await startup.waitFor('Redis through its proxy', () => redisAnswers(descriptor), { timeoutMs: 15_000, hint: hint('redis') });
+    },
+    async () => {
+      started({ ...registrySpec(registryPort!, registryManagementPort!, tools.registryJava), cwd: installDirs.apicurio(tools.apicurioVersion), readyPort: registryPort! });
+      await startup.waitFor('schema registry', () => registryAnswers(descriptor.schemaRegistry.url), { timeoutMs: 90_000, hint: hint('registry') });
       await setGlobalCompatibility(descriptor.schemaRegistry.url, 'BACKWARD');
-    })(),
+    },
   ]);
-
-  if (options.ownership === 'ephemeral') startGuard(options.ownerPid ?? process.pid);
-  fs.writeFileSync(runPaths.descriptor, JSON.stringify(descriptor, null, 2), { mode: 0o600 });
-  return { descriptor, reused: false };
+  return descriptor;
 }
 
 /** Every broker registered and reachable through its proxy (metadata lists them all). */
-async function waitForBrokers(descriptor: EnvironmentDescriptor, count: number): Promise<void> {
+async function waitForBrokers(startup: Startup, descriptor: EnvironmentDescriptor, count: number): Promise<void> {
   const kafka = new Kafka({
     clientId: 'lab-health',
     brokers: descriptor.kafka.brokers.map((b) => b.address),
@@ -170,7 +217,7 @@ async function waitForBrokers(descriptor: EnvironmentDescriptor, count: number):
     connectionTimeout: 1000,
     retry: { retries: 0 },
   });
-  await waitFor(
+  await startup.waitFor(
     `${count} Kafka brokers`,
     async () => {
       const admin = kafka.admin();
@@ -208,15 +255,15 @@ async function redisAnswers(descriptor: EnvironmentDescriptor): Promise<boolean>
   }
 }
 
-/** Starts lab/infra/local/guard.sh, which stops the cluster (and orphaned test workers) when the owner dies. */
-function startGuard(ownerPid: number): void {
-  supervisor.start({
+/** lab/infra/local/guard.sh, which stops the cluster (and orphaned test workers) when the owner dies. */
+function guardSpec(ownerPid: number): ProcessSpec {
+  return {
     name: guardName,
     command: 'bash',
-    args: [path.join(repoRoot, 'lab', 'infra', 'local', 'guard.sh'), String(ownerPid), process.execPath, path.join(repoRoot, 'tools', 'lab-cli', 'lab.mjs')],
+    args: [path.join(repoRoot, 'lab', 'infra', 'local', 'guard.sh'), String(ownerPid), process.execPath, path.join(repoRoot, 'tools', 'lab-cli', 'lab.mjs'), runPaths.pids],
     env: { LAB_GUARD_DOWN: '1' },
     logFile: runPaths.log(guardName),
-  });
+  };
 }
 
 export { isAlive };
@@ -231,9 +278,13 @@ export function describeProcesses(): Array<{ name: string; pid: number; alive: b
   }));
 }
 
+/** The last lines of a process's log: the running cluster's, else the newest failed start's. */
 export function tailLog(name: string, lines = 60): string {
   const file = runPaths.log(name);
-  if (!fs.existsSync(file)) throw new Error(`no log for '${name}' (known: ${fs.existsSync(runPaths.logs) ? fs.readdirSync(runPaths.logs).map((f) => f.replace(/\.log$/, '')).join(', ') : 'none, is the cluster up?'})`);
-  const result = spawnSync('tail', ['-n', String(lines), file], { encoding: 'utf8' });
-  return result.stdout;
+  if (fs.existsSync(file)) return `${tailLines(file, lines)}\n`;
+  const kept = latestKeptLogs(keptLogsRoot);
+  const keptFile = kept && path.join(kept, `${name}.log`);
+  if (keptFile && fs.existsSync(keptFile)) return `(no cluster running: the log of the failed start in ${relative(kept)})\n${tailLines(keptFile, lines)}\n`;
+  const known = fs.existsSync(runPaths.logs) ? fs.readdirSync(runPaths.logs).map((f) => f.replace(/\.log$/, '')).join(', ') : 'none, is the cluster up?';
+  throw new Error(`no log for '${name}' (known: ${known})`);
 }

@@ -8,16 +8,13 @@
  *             client→broker byte crosses the proxy. Advertising the real port would let clients bypass
  *             the proxy after the first metadata response (the classic "I only proxied bootstrap" bug).
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { installDirs, nativeInfraDir, runPaths } from '../paths.ts';
 import { versions } from '../versions.ts';
 import { javaBinary, jvmFlags } from './java.ts';
+import type { StepRunner } from './startup.ts';
 import type { ProcessSpec } from './supervisor.ts';
-
-const execFileAsync = promisify(execFile);
 
 export interface KafkaPlan {
   clusterId: string;
@@ -113,8 +110,11 @@ function javaArgs(name: string, heapMb: number, mainClass: string, extra: string
   ];
 }
 
-/** Writes server.properties for every node and formats their storage (once per cluster). */
-export async function prepareKafka(plan: KafkaPlan): Promise<void> {
+/**
+ * Writes server.properties for every node and formats their storage (once per cluster). The formatter
+ * runs as a supervised step (`run`), its output at the top of the node's own log.
+ */
+export async function prepareKafka(plan: KafkaPlan, run: StepRunner): Promise<void> {
   const nodes = [
     { name: `controller`, file: controllerProperties(plan) },
     ...plan.brokers.map((broker) => ({ name: `broker-${broker.id}`, file: brokerProperties(plan, broker.id) })),
@@ -130,12 +130,7 @@ export async function prepareKafka(plan: KafkaPlan): Promise<void> {
         '-XX:TieredStopAtLevel=1',
         ...javaArgs(name, 128, 'kafka.tools.StorageTool', ['format', '-t', plan.clusterId, '-c', propsFile, '--ignore-formatted']),
       ];
-      try {
-        await execFileAsync(javaBinary(), args, { encoding: 'utf8' });
-      } catch (error) {
-        const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-        throw new Error(`formatting Kafka storage for ${name} failed:\n${stdout}${stderr}`);
-      }
+      await run({ name: `${name}-format`, command: javaBinary(), args, logFile: runPaths.log(name) });
     }),
   );
 }

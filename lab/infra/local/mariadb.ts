@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runPaths } from '../paths.ts';
+import type { StepRunner } from './startup.ts';
 import type { ProcessSpec } from './supervisor.ts';
 
 const execFileAsync = promisify(execFile);
@@ -45,21 +46,16 @@ function baseArgs(port: number): string[] {
   ];
 }
 
-export async function initMariadb(installDb: string): Promise<void> {
+/** Initialises the data dir, as a supervised step (`run`) logging into mysql.log. */
+export async function initMariadb(installDb: string, run: StepRunner): Promise<void> {
   const dataDir = runPaths.data('mysql');
   fs.mkdirSync(dataDir, { recursive: true });
-  try {
-    await execFileAsync(installDb, [
-      '--no-defaults',
-      `--datadir=${dataDir}`,
-      ...(os.userInfo().uid === 0 ? ['--user=root'] : []),
-      '--auth-root-authentication-method=socket',
-      '--skip-test-db',
-    ]);
-  } catch (error) {
-    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    throw new Error(`mariadb-install-db failed:\n${stdout}${stderr}`);
-  }
+  await run({
+    name: 'mysql-install-db',
+    command: installDb,
+    args: ['--no-defaults', `--datadir=${dataDir}`, ...(os.userInfo().uid === 0 ? ['--user=root'] : []), '--auth-root-authentication-method=socket', '--skip-test-db'],
+    logFile: runPaths.log('mysql'),
+  });
 }
 
 export function mariadbSpec(server: string, port: number): ProcessSpec {

@@ -40,7 +40,7 @@ export function registryJava(): string | undefined {
   return found[0]?.java;
 }
 
-export function registrySpec(port: number, java: string): ProcessSpec {
+export function registrySpec(port: number, managementPort: number, java: string): ProcessSpec {
   return {
     name: 'registry',
     command: java,
@@ -48,8 +48,12 @@ export function registrySpec(port: number, java: string): ProcessSpec {
       ...jvmFlags({ heapMb: 384 }),
       `-Dquarkus.http.port=${port}`,
       '-Dquarkus.http.host=127.0.0.1',
-      // The management interface would bind 0.0.0.0:9000: off, we probe the API itself.
-      '-Dquarkus.management.enabled=false',
+      // Quarkus' management interface (/health, /metrics) is fixed on at build time, so
+      // -Dquarkus.management.enabled=false is ignored and it binds *:9000: reachable from the network,
+      // and a second cluster on the machine finds 9000 taken and its registry dies at once. Its host and
+      // port are runtime properties: loopback, and a free port like every other listener of the lab.
+      '-Dquarkus.management.host=127.0.0.1',
+      `-Dquarkus.management.port=${managementPort}`,
       '-Dquarkus.log.level=WARN',
       '-Dapicurio.rest.deletion.artifact.enabled=true',
       '-Dapicurio.rest.deletion.artifact-version.enabled=true',
