@@ -201,7 +201,7 @@ async function startProcesses(startup: Startup, tools: ReturnType<typeof findIns
     },
     async () => {
       started({ ...registrySpec(registryPort!, registryManagementPort!, tools.registryJava), cwd: installDirs.apicurio(tools.apicurioVersion), readyPort: registryPort! });
-      await startup.waitFor('schema registry', () => registryAnswers(descriptor.schemaRegistry.url), { timeoutMs: 90_000, hint: hint('registry') });
+      await startup.waitFor('schema registry', () => registryAnswers(descriptor.schemaRegistry.url), { timeoutMs: 180_000, hint: hint('registry') });
       await setGlobalCompatibility(descriptor.schemaRegistry.url, 'BACKWARD');
     },
   ]);
@@ -229,7 +229,7 @@ async function waitForBrokers(startup: Startup, descriptor: EnvironmentDescripto
         await admin.disconnect().catch(() => undefined);
       }
     },
-    { timeoutMs: 90_000, intervalMs: 500, hint: 'see .lab/run/logs/broker-*.log and controller.log' },
+    { timeoutMs: 180_000, intervalMs: 500, hint: 'see .lab/run/logs/broker-*.log and controller.log' },
   );
 }
 
