@@ -1,7 +1,7 @@
 /**
  * HTTP server shared by every service (fastify): 127.0.0.1 only, JSON errors with the reason,
  * and the operational endpoints every service has:
- *   GET /health                 200 {status:"ok"}
+ *   GET /health                 200 {status:"ok"}, or 503 {status:"failed",reason} once the service failed
  *   GET /metrics                Prometheus text
  *   GET /failpoints             armed failpoints with hit/fire counts
  *   PUT /failpoints/:name       body: a spec (`crash`, `error(count=1)`, …); DELETE clears
@@ -21,7 +21,12 @@ export class HttpError extends Error {
   }
 }
 
-export function createHttpServer(options: { metrics: ServiceMetrics; logger: Logger }): FastifyInstance {
+export function createHttpServer(options: {
+  metrics: ServiceMetrics;
+  logger: Logger;
+  /** Undefined while healthy; a reason once the service can no longer do its job (/health answers 503). */
+  failure?: () => string | undefined;
+}): FastifyInstance {
   // Per-request logs off: experiments send thousands of requests; services log what matters themselves.
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
@@ -43,7 +48,10 @@ export function createHttpServer(options: { metrics: ServiceMetrics; logger: Log
     return reply.status(500).send({ error: 'internal', reason: error.message });
   });
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/health', async (_request, reply) => {
+    const failure = options.failure?.();
+    return failure === undefined ? { status: 'ok' } : reply.status(503).send({ status: 'failed', reason: failure });
+  });
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', options.metrics.registry.contentType);
     return options.metrics.registry.metrics();
