@@ -10,6 +10,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { failpoints } from '../failpoints/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
+import { findDuplicateKey, schemaErrorMessage } from './strict-json.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -32,12 +33,26 @@ export function createHttpServer(options: {
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
+    // Refuse unknown properties instead of stripping them (Fastify's default), and name them (strict-json.ts).
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: (errors, dataVar) => new Error(schemaErrorMessage(errors, dataVar)),
   }) as unknown as FastifyInstance;
   const requests = options.metrics.histogram('http_request_duration_seconds', 'HTTP request latency', ['route', 'status']);
   app.addHook('onResponse', async (request, reply) => {
     requests.observe({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  // Fastify's JSON parser (prototype-poisoning protection kept), then: no key twice in one object.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    parseJson(request, text, (error, parsed) => {
+      if (error) return done(error, undefined);
+      const duplicate = findDuplicateKey(text);
+      return duplicate === undefined ? done(null, parsed) : done(new HttpError(400, 'duplicate-key', `body has the key '${duplicate}' more than once; send each property once`), undefined);
+    });
+  });
 
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; code?: string }, request, reply) => {
     if (error instanceof HttpError) return reply.status(error.statusCode).send({ error: error.error, reason: error.message });
