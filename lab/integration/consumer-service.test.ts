@@ -11,12 +11,18 @@
  *           this suite per the pipeline contract (EnvelopeSerde + registry, key = account id, versions
  *           1, 2, 3 … per account), the consumer and a notification gateway run in this process.
  * Fault     The same record produced twice (a redelivery); JSON bytes and an unknown schema id and two
- *           business-invalid events on one partition; failpoint `consumer.apply = error(count=2)`.
+ *           business-invalid events on one partition; a 1,048,400-byte JSON value (fits the events
+ *           topic, not the DLQ with the failure headers); a DLQ with max.message.bytes = 1 (the consumer
+ *           as its own process); failpoint `consumer.apply = error(count=2)`.
  * Expected  idempotent: balances/versions as computed, one applied_event_log row per event,
  *           duplicates_skipped_total ≥ 1, one notification per event id, the cache key gone.
  *           naive: the duplicated deposit applied (and notified) twice.
  *           poison: four DLQ records with their reason and original partition/offset; the good event
  *           after them on the same partition applied.
+ *           oversized: the records behind it (same and other partition) applied; the DLQ holds a
+ *           truncated fallback (a prefix, lab.dlq.value-truncated, the full size, the source offset).
+ *           DLQ rejecting everything: fatal log line, the process exits with code 1 (it used to live on
+ *           without consuming, issue 7).
  *           transient: applied via retry-1 and retry-2, DLQ empty; with maxAttempts = 2 the same fault
  *           ends in the DLQ with attempts = 2.
  * Numbers   `[consumer] …` lines: time to apply, retries and DLQ counts per scenario.
