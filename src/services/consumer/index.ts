@@ -38,6 +38,7 @@ import { EnvelopeSerde, RegistrySchemaSource } from '../../envelope/index.ts';
 import { failpoint } from '../../failpoints/failpoints.ts';
 import { createHttpServer, listen } from '../../http/server.ts';
 import { eventHeaders, failureHeaders, readHeaders, type KafkaHeaders } from '../../kafka/headers.ts';
+import { kafkaLogCreator } from '../../kafka/log.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { ServiceMetrics } from '../../observability/metrics.ts';
 import type { RunningService } from '../service.ts';
@@ -93,7 +94,8 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
     clientId: `consumer-${groupId}`,
     brokers: config.kafka.brokers,
     logLevel: process.env.LAB_KAFKA_LOG === 'debug' ? logLevel.DEBUG : logLevel.ERROR,
-    logCreator: () => (entry) => logger.error({ kafkajs: entry.namespace, ...entry.log }, entry.log.message),
+    // kafkajs's errors of a normal rebalance or leader move are info, its real errors stay errors (kafka/log.ts).
+    logCreator: kafkaLogCreator(logger),
     connectionTimeout: 3000,
     requestTimeout: 30_000,
     retry: { retries: 8, initialRetryTime: 200 },
