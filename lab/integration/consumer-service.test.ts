@@ -370,6 +370,29 @@ describe('consumer-service', () => {
     report(`oversized: ${size}-byte poison → DLQ as a ${dead!.value!.length}-byte truncated fallback, both partitions kept flowing`);
   });
 
+  it('oversized transient failure: a retry topic that rejects the record as too large hands it to the DLQ, saying why', async () => {
+    const s = await scenario('oversized-retry');
+    const big = Buffer.alloc(oversizedValueBytes, 'y');
+    failpoints.set('consumer.apply', 'error(count=1)');
+    const [sent] = await within('producing the oversized record', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [{ partition: 1, key: 'big', value: big, headers: { [eventHeaders.eventId]: 'huge-2' } }] }));
+    const service = await start(s.config());
+
+    const [dead] = await readTopic(s.topics.dlq, 1);
+    expect(dead!.headers).toMatchObject({
+      [failureHeaders.errorClass]: 'FailpointError',
+      [failureHeaders.retryRejected]: 'MESSAGE_TOO_LARGE',
+      [failureHeaders.valueTruncated]: 'true',
+      [failureHeaders.originalValueBytes]: String(oversizedValueBytes),
+      [failureHeaders.originalPartition]: '1',
+      [failureHeaders.originalOffset]: sent!.baseOffset,
+      [failureHeaders.attempts]: '1',
+    });
+    expect(await service.metrics.value('retries_total')).toBe(0);
+    expect(await service.metrics.value('dlq_total')).toBe(1);
+    for (const topic of s.topics.retry) expect(await recordCount(topic)).toBe(0);
+    report('oversized transient: retry-1 rejected it as too large → DLQ fallback with lab.retry-rejected');
+  });
+
   it('a consumer that crashes for good exits non-zero (here: a DLQ that rejects every dead letter), never lives on idle', async () => {
     // The DLQ exists before ensureTopics (which leaves it alone) with a limit no record can meet, so the
     // poison record below can neither be processed nor parked: kafkajs crashes with restart = false.
