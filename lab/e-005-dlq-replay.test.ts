@@ -18,7 +18,9 @@
  *                                 then 1–3 consecutive failures at a generated position of the stream.
  *           ✅ poison isolation   a generated mix of poison records (JSON bytes, a truncated frame,
  *                                 magic 0 + an unknown schema id, a deposit for an account that does
- *                                 not exist, a deposit of amount 0) interleaved on the SAME partitions
+ *                                 not exist, a deposit of amount 0, a ~1 MiB JSON value that fits the
+ *                                 events topic but not the DLQ once the failure headers are added)
+ *                                 interleaved on the SAME partitions
  *                                 as a paced stream of good deposits; a baseline phase without poison
  *                                 first, in the same run, with the same pacing.
  *           ✅ controlled replay  `consumer.apply = error()` (always) until every victim is in the DLQ
@@ -29,8 +31,9 @@
  *             so is each later event of the same account that arrives while its predecessor is away:
  *             the consumer never applies over a version gap; none ends in the DLQ).
  *           poison: every poison record in the DLQ with error class, message, original topic/partition/
- *             offset, attempts = 1 and first-failure time, its bytes unchanged; no retries; every good
- *             event applied.
+ *             offset, attempts = 1 and first-failure time, its bytes unchanged (the ~1 MiB one: a
+ *             truncated prefix, marked lab.dlq.value-truncated with its full size); no retries; every
+ *             good event applied.
  *           replay: victims in the DLQ with attempts = maxAttempts; a dry run audits every record
  *             ('dry-run') and publishes nothing; a filtered replay (event type + error class) publishes
  *             exactly the matching records at a measured rate ≤ its limit, one audit row per record with
@@ -192,9 +195,16 @@ const ms = (n: number) => `${Math.round(n)} ms`;
 /** Pause between the records of a paced stream (both phases of the poison arm). */
 const paceMs = 10;
 
-/** Poison as the consumer classifies it (the DLQ error class). */
-const poisonKinds = ['bad-magic-byte', 'truncated', 'unknown-schema-id', 'unknown-account', 'invalid-amount'] as const;
+/** Poison as the consumer classifies it (the DLQ error class), and one more: a ~1 MiB record. */
+const poisonKinds = ['bad-magic-byte', 'truncated', 'unknown-schema-id', 'unknown-account', 'invalid-amount', 'oversized'] as const;
 type PoisonKind = (typeof poisonKinds)[number];
+/**
+ * The oversized kind's value: just below the broker's default max message (1,048,588 bytes per record
+ * batch), so the events topic takes it but the same value plus the DLQ's failure headers is too large.
+ */
+const oversizedValueBytes = 1_048_400;
+/** The DLQ error class of a poison kind: the oversized record is JSON bytes, so `bad-magic-byte`. */
+const errorClassOf = (kind: PoisonKind) => (kind === 'oversized' ? 'bad-magic-byte' : kind);
 
 interface Poison {
   kind: PoisonKind;
@@ -214,6 +224,13 @@ async function poisonRecord(serde: EnvelopeSerde, kind: PoisonKind, acct: string
   switch (kind) {
     case 'bad-magic-byte': // JSON where Avro was expected: produced without the registry serializer
       return raw(Buffer.from(JSON.stringify({ eventId, accountId: acct, amount: 5 })));
+    case 'oversized': {
+      // JSON again, padded to ~1 MiB: the DLQ rejects the full dead letter, the consumer writes a
+      // truncated fallback naming the original offset (issue 7: this used to stop the consumer for good).
+      const value = Buffer.alloc(oversizedValueBytes, ' ');
+      value.write(JSON.stringify({ eventId, accountId: acct, amount: 5, padding: true }));
+      return raw(value);
+    }
     case 'truncated': // magic byte, then less than a schema id
       return raw(Buffer.from([0, 0, 1]));
     case 'unknown-schema-id': // the wire format, with a schema id the registry never issued
@@ -234,7 +251,7 @@ async function poisonRecord(serde: EnvelopeSerde, kind: PoisonKind, acct: string
 function deadLetterProblems(
   record: ObservedRecord,
   sent: { key: string; value: Buffer; sent: Sent },
-  expected: { topic: string; groupId: string; attempts: number; errorClass: string; before: number },
+  expected: { topic: string; groupId: string; attempts: number; errorClass: string; before: number; truncated?: boolean },
 ): string[] {
   const h = record.headers;
   const problems: string[] = [];
@@ -252,7 +269,15 @@ function deadLetterProblems(
   if (!(first >= sent.sent.sentAt && first <= expected.before)) problems.push(`first failure at ${h[failureHeaders.firstFailureAt]}, outside [${sent.sent.sentAt}, ${expected.before}]`);
   if (h[failureHeaders.retryNotBefore] !== undefined) problems.push('a retry-not-before header on a dead letter');
   if (record.key !== sent.key) problems.push(`key ${record.key}, expected ${sent.key}`);
-  if (!record.value?.equals(sent.value)) problems.push('value bytes changed');
+  if (expected.truncated) {
+    // The DLQ's fallback for a record too large for it: a prefix of the value, the full size, the origin above.
+    want(failureHeaders.valueTruncated, 'true');
+    want(failureHeaders.originalValueBytes, String(sent.value.length));
+    const kept = record.value ?? Buffer.alloc(0);
+    if (!(kept.length < sent.value.length && sent.value.subarray(0, kept.length).equals(kept))) problems.push(`fallback value (${kept.length} bytes) is not a proper prefix of the original`);
+  } else if (!record.value?.equals(sent.value)) {
+    problems.push('value bytes changed');
+  }
   return problems;
 }
 
@@ -430,7 +455,7 @@ describe('E-005 DLQ and controlled replay', () => {
         const mismatches: unknown[] = [];
         for (const p of poison) {
           const record = deadById.get(p.eventId);
-          const problems = record ? deadLetterProblems(record, p, { topic: a.topics.events, groupId: a.groupId, attempts: 1, errorClass: p.kind, before: checkedAt }) : ['not in the DLQ'];
+          const problems = record ? deadLetterProblems(record, p, { topic: a.topics.events, groupId: a.groupId, attempts: 1, errorClass: errorClassOf(p.kind), before: checkedAt, truncated: p.kind === 'oversized' }) : ['not in the DLQ'];
           if (problems.length) mismatches.push({ kind: p.kind, eventId: p.eventId, problems });
           byClass[p.kind] = (byClass[p.kind] ?? 0) + 1;
         }

@@ -289,6 +289,44 @@ describe('command-service, outbox mode', () => {
   });
 });
 
+describe('command-service, strict request bodies (issue 7)', () => {
+  it('refuses unknown properties and duplicated keys with a 400 naming them, and changes nothing', async () => {
+    await post(outbox, '/accounts', { accountId: 'strict', owner: 'Stella', currency: 'EUR' });
+    await post(outbox, '/accounts', { accountId: 'strict-2', owner: 'Stan', currency: 'EUR' });
+    await post(outbox, '/accounts/strict/deposits', { amount: 100 });
+    const state = () => rows("SELECT (SELECT COUNT(*) FROM ledger_entries) AS ledger, (SELECT COUNT(*) FROM outbox_event) AS outbox, (SELECT COUNT(*) FROM idempotency_keys) AS idem, (SELECT balance FROM accounts WHERE id = 'strict') AS balance");
+    const before = await state();
+
+    // Unknown properties: once stripped silently (and the deposit applied), now refused by name.
+    const extra = await post(outbox, '/accounts/strict/deposits', { amount: 5, memo: 'gift' });
+    expect(extra).toMatchObject({ status: 400, body: { error: 'bad-request' } });
+    expect(String(extra.body.reason)).toMatch(/'memo'/);
+    const typo = await post(outbox, '/accounts/strict/withdrawals', { amount: 5, ammount: 500 });
+    expect(typo.status).toBe(400);
+    expect(String(typo.body.reason)).toMatch(/'ammount'/);
+    const open = await post(outbox, '/accounts', { accountId: 'strict-3', owner: 'X', currency: 'EUR', overdraftLimit: 1000 });
+    expect(open.status).toBe(400);
+    expect(String(open.body.reason)).toMatch(/'overdraftLimit'/);
+    const transfer = await post(outbox, '/transfers', { fromAccountId: 'strict', toAccountId: 'strict-2', amount: 5, fee: 0 });
+    expect(transfer.status).toBe(400);
+    expect(String(transfer.body.reason)).toMatch(/'fee'/);
+
+    // The same key twice: JSON.parse would keep the last one. Refused, whatever the values.
+    for (const [i, raw] of ['{"amount":1,"amount":2}', '{"amount":5,"amount":5}', '{"amount":1,"\\u0061mount":2}'].entries()) {
+      const duplicate = await call(outbox, 'POST', '/accounts/strict/deposits', { raw, key: `dup-${i}` });
+      expect({ raw, status: duplicate.status, error: duplicate.body.error }).toEqual({ raw, status: 400, error: 'duplicate-key' });
+      expect(String(duplicate.body.reason)).toMatch(/'amount'/);
+    }
+    const nested = await call(outbox, 'POST', '/transfers', { raw: '{"fromAccountId":"strict","toAccountId":"strict-2","toAccountId":"strict","amount":5}', key: 'dup-transfer' });
+    expect(nested).toMatchObject({ status: 400, body: { error: 'duplicate-key' } });
+
+    expect(await state()).toEqual(before);
+    // A well-formed request still goes through.
+    expect((await post(outbox, '/accounts/strict/deposits', { amount: 5 })).status).toBe(201);
+    report('strict bodies: unknown properties and duplicated keys refused with 400 naming them, nothing applied');
+  });
+});
+
 describe('command-service, direct mode (the dual write)', () => {
   const direct = (directOrder: CommandServiceConfig['directOrder']) => startCommandService({ ...config(), mode: 'direct', directOrder });
 

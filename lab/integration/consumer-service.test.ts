@@ -11,12 +11,18 @@
  *           this suite per the pipeline contract (EnvelopeSerde + registry, key = account id, versions
  *           1, 2, 3 … per account), the consumer and a notification gateway run in this process.
  * Fault     The same record produced twice (a redelivery); JSON bytes and an unknown schema id and two
- *           business-invalid events on one partition; failpoint `consumer.apply = error(count=2)`.
+ *           business-invalid events on one partition; a 1,048,400-byte JSON value (fits the events
+ *           topic, not the DLQ with the failure headers); a DLQ with max.message.bytes = 1 (the consumer
+ *           as its own process); failpoint `consumer.apply = error(count=2)`.
  * Expected  idempotent: balances/versions as computed, one applied_event_log row per event,
  *           duplicates_skipped_total ≥ 1, one notification per event id, the cache key gone.
  *           naive: the duplicated deposit applied (and notified) twice.
  *           poison: four DLQ records with their reason and original partition/offset; the good event
  *           after them on the same partition applied.
+ *           oversized: the records behind it (same and other partition) applied; the DLQ holds a
+ *           truncated fallback (a prefix, lab.dlq.value-truncated, the full size, the source offset).
+ *           DLQ rejecting everything: fatal log line, the process exits with code 1 (it used to live on
+ *           without consuming, issue 7).
  *           transient: applied via retry-1 and retry-2, DLQ empty; with maxAttempts = 2 the same fault
  *           ends in the DLQ with attempts = 2.
  * Numbers   `[consumer] …` lines: time to apply, retries and DLQ counts per scenario.
@@ -36,13 +42,15 @@ import type { RunningService } from '../../src/services/service.ts';
 import { kafka, redis as redisClient } from '../infra/clients.ts';
 import { deleteKeysWithPrefix, deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { waitFor } from '../infra/ports.ts';
-import { commonConfig, createMigratedDatabase, redisOf } from '../infra/services.ts';
+import { commonConfig, createMigratedDatabase, redisOf, startServiceProcess } from '../infra/services.ts';
 import { labEnvironment } from '../infra/vitest.ts';
 
 const env = labEnvironment();
 const id = isolationId(env, 'consumer');
 const keyPrefix = `${id}:`;
 const report = (line: string) => console.log(`[consumer] ${line}`);
+/** A value just below the broker's default max message size (1,048,588 bytes per record batch). */
+const oversizedValueBytes = 1_048_400;
 
 let client: Kafka;
 let admin: Admin;
@@ -317,6 +325,94 @@ describe('consumer-service', () => {
     expect(await service.metrics.value('retries_total')).toBe(0);
     for (const topic of s.topics.retry) expect(await recordCount(topic)).toBe(0);
     report('poison: 4 records to the DLQ at once, partition 0 kept flowing');
+  });
+
+  it('oversized poison: a ~1 MiB record too large for the DLQ reaches it as a truncated fallback; the records behind it flow', async () => {
+    const s = await scenario('oversized');
+    const o = account(`${id}-o`);
+    const q = account(`${id}-q`);
+    const openedO = o.event({ type: 'AccountOpened', accountId: o.id, owner: 'olga', currency: 'EUR' });
+    const depositO = o.event({ type: 'FundsDeposited', accountId: o.id, amount: 40 });
+    const openedQ = q.event({ type: 'AccountOpened', accountId: q.id, owner: 'quinn', currency: 'EUR' });
+    // Just below the broker's default max message (1 MiB + 12): the record batch fits the events topic,
+    // the same value plus the DLQ's failure headers does not.
+    const size = oversizedValueBytes;
+    const big = Buffer.alloc(size, 'x');
+    big.write('{"not":"avro"}');
+    const [sent] = await within('producing the oversized record', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [{ partition: 0, key: o.id, value: big, headers: { [eventHeaders.eventId]: 'huge-1' } }] }));
+    const bigOffset = sent!.baseOffset;
+    // Behind it on the same partition, and on the other partition.
+    const encode = async (e: EventEnvelope, partition: number) => ({ partition, key: e.aggregateId, value: await s.serde.encode(e), headers: contractHeaders(e) });
+    await within('producing the good records', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [await encode(openedO, 0), await encode(depositO, 0), await encode(openedQ, 1)] }));
+    const service = await start(s.config());
+
+    await waitFor('the records behind the oversized one applied', async () => (await projection(o.id))?.version === 2 && (await projection(q.id))?.version === 1, { timeoutMs: 45_000 });
+    const [dead] = await readTopic(s.topics.dlq, 1);
+    expect(dead!.headers).toMatchObject({
+      [failureHeaders.errorClass]: 'bad-magic-byte',
+      [failureHeaders.originalTopic]: s.topics.events,
+      [failureHeaders.originalPartition]: '0',
+      [failureHeaders.originalOffset]: bigOffset,
+      [failureHeaders.attempts]: '1',
+      [failureHeaders.valueTruncated]: 'true',
+      [failureHeaders.originalValueBytes]: String(size),
+      [eventHeaders.eventId]: 'huge-1',
+    });
+    // A prefix of the original, for inspection; the coordinates above name the full record.
+    expect(dead!.value!.length).toBeGreaterThan(0);
+    expect(dead!.value!.length).toBeLessThan(size);
+    expect(big.subarray(0, dead!.value!.length).equals(dead!.value!)).toBe(true);
+    expect(dead!.key).toBe(o.id);
+    expect(await service.metrics.value('dlq_total')).toBe(1);
+    const health = await request(`${service.url}/health`);
+    expect(health.statusCode).toBe(200);
+    await health.body.dump();
+    report(`oversized: ${size}-byte poison → DLQ as a ${dead!.value!.length}-byte truncated fallback, both partitions kept flowing`);
+  });
+
+  it('oversized transient failure: a retry topic that rejects the record as too large hands it to the DLQ, saying why', async () => {
+    const s = await scenario('oversized-retry');
+    const big = Buffer.alloc(oversizedValueBytes, 'y');
+    failpoints.set('consumer.apply', 'error(count=1)');
+    const [sent] = await within('producing the oversized record', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [{ partition: 1, key: 'big', value: big, headers: { [eventHeaders.eventId]: 'huge-2' } }] }));
+    const service = await start(s.config());
+
+    const [dead] = await readTopic(s.topics.dlq, 1);
+    expect(dead!.headers).toMatchObject({
+      [failureHeaders.errorClass]: 'FailpointError',
+      [failureHeaders.retryRejected]: 'MESSAGE_TOO_LARGE',
+      [failureHeaders.valueTruncated]: 'true',
+      [failureHeaders.originalValueBytes]: String(oversizedValueBytes),
+      [failureHeaders.originalPartition]: '1',
+      [failureHeaders.originalOffset]: sent!.baseOffset,
+      [failureHeaders.attempts]: '1',
+    });
+    expect(await service.metrics.value('retries_total')).toBe(0);
+    expect(await service.metrics.value('dlq_total')).toBe(1);
+    for (const topic of s.topics.retry) expect(await recordCount(topic)).toBe(0);
+    report('oversized transient: retry-1 rejected it as too large → DLQ fallback with lab.retry-rejected');
+  });
+
+  it('a consumer that crashes for good exits non-zero (here: a DLQ that rejects every dead letter), never lives on idle', async () => {
+    // The DLQ exists before ensureTopics (which leaves it alone) with a limit no record can meet, so the
+    // poison record below can neither be processed nor parked: kafkajs crashes with restart = false.
+    const base = commonConfig(env, { database: database.name, topicPrefix: `${id}.crash.`, retryDelaysMs: [200, 400, 800] });
+    await within('creating the crash DLQ', 60_000, admin.createTopics({ topics: [{ topic: base.topics.dlq, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '1' }] }], waitForLeaders: true }));
+    const s = await scenario('crash');
+    const service = await startServiceProcess('consumer', s.config());
+    try {
+      await within('producing a poison record', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [{ partition: 0, key: 'k', value: Buffer.from('not avro'), headers: { [eventHeaders.eventId]: 'crash-1' } }] }));
+      await service.exited(45_000);
+      const log = service.log();
+      expect(log).toMatch(/"level":60[^\n]*kafka consumer crashed and will not restart/);
+      expect(log).toMatch(/DeadLetterRejectedError|rejects even a bare dead letter/);
+      expect(log).toContain('consumer failed: ');
+      expect(log).toContain('exiting with code 1');
+      expect(await recordCount(s.topics.dlq)).toBe(0);
+      report('crash: DLQ rejecting every record → fatal log line, process exited with code 1');
+    } finally {
+      await service.kill().catch(() => undefined);
+    }
   });
 
   it('transient: a failure twice heals through retry-1 and retry-2 and never reaches the DLQ', async () => {

@@ -1,7 +1,7 @@
 /**
  * HTTP server shared by every service (fastify): 127.0.0.1 only, JSON errors with the reason,
  * and the operational endpoints every service has:
- *   GET /health                 200 {status:"ok"}
+ *   GET /health                 200 {status:"ok"}, or 503 {status:"failed",reason} once the service failed
  *   GET /metrics                Prometheus text
  *   GET /failpoints             armed failpoints with hit/fire counts
  *   PUT /failpoints/:name       body: a spec (`crash`, `error(count=1)`, …); DELETE clears
@@ -10,6 +10,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { failpoints } from '../failpoints/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
+import { findDuplicateKey, schemaErrorMessage } from './strict-json.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -21,18 +22,37 @@ export class HttpError extends Error {
   }
 }
 
-export function createHttpServer(options: { metrics: ServiceMetrics; logger: Logger }): FastifyInstance {
+export function createHttpServer(options: {
+  metrics: ServiceMetrics;
+  logger: Logger;
+  /** Undefined while healthy; a reason once the service can no longer do its job (/health answers 503). */
+  failure?: () => string | undefined;
+}): FastifyInstance {
   // Per-request logs off: experiments send thousands of requests; services log what matters themselves.
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
+    // Refuse unknown properties instead of stripping them (Fastify's default), and name them (strict-json.ts).
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: (errors, dataVar) => new Error(schemaErrorMessage(errors, dataVar)),
   }) as unknown as FastifyInstance;
   const requests = options.metrics.histogram('http_request_duration_seconds', 'HTTP request latency', ['route', 'status']);
   app.addHook('onResponse', async (request, reply) => {
     requests.observe({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  // Fastify's JSON parser (prototype-poisoning protection kept), then: no key twice in one object.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    parseJson(request, text, (error, parsed) => {
+      if (error) return done(error, undefined);
+      const duplicate = findDuplicateKey(text);
+      return duplicate === undefined ? done(null, parsed) : done(new HttpError(400, 'duplicate-key', `body has the key '${duplicate}' more than once; send each property once`), undefined);
+    });
+  });
 
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; code?: string }, request, reply) => {
     if (error instanceof HttpError) return reply.status(error.statusCode).send({ error: error.error, reason: error.message });
@@ -43,7 +63,10 @@ export function createHttpServer(options: { metrics: ServiceMetrics; logger: Log
     return reply.status(500).send({ error: 'internal', reason: error.message });
   });
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/health', async (_request, reply) => {
+    const failure = options.failure?.();
+    return failure === undefined ? { status: 'ok' } : reply.status(503).send({ status: 'failed', reason: failure });
+  });
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', options.metrics.registry.contentType);
     return options.metrics.registry.metrics();

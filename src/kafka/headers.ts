@@ -20,6 +20,19 @@ export const failureHeaders = {
   consumerGroup: 'lab.consumer-group',
   /** Earliest time (epoch ms) a retry record may be processed. */
   retryNotBefore: 'lab.retry-not-before',
+  /**
+   * On a DLQ fallback record (the full record was rejected as too large): `true`, the value is a prefix
+   * of the original (or empty); re-read the original from lab.original.topic/partition/offset.
+   */
+  valueTruncated: 'lab.dlq.value-truncated',
+  /** Size in bytes of the original value (DLQ fallback records). */
+  originalValueBytes: 'lab.original.value-bytes',
+  /** Why the fallback was written: the broker's error (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE). */
+  fallbackReason: 'lab.dlq.fallback-reason',
+  /** Original headers left off a fallback record (too large), comma-separated names. */
+  headersDropped: 'lab.dlq.headers-dropped',
+  /** On a DLQ record that failed transiently but could not go to a retry topic: the broker's reason (MESSAGE_TOO_LARGE). */
+  retryRejected: 'lab.retry-rejected',
 } as const;
 
 export type KafkaHeaders = Record<string, string>;

@@ -7,6 +7,9 @@
  *   POST /transfers                {transferId?, fromAccountId, toAccountId, amount} → 201 {transferId, from, to, eventIds}
  *   GET  /accounts/:id                                                               → {accountId, owner, currency, balance, version}
  * Every POST needs an `Idempotency-Key` header (see idempotency.ts). Optional `trace-id` header.
+ * Bodies are strict (src/http/strict-json.ts): an unknown property is a 400 naming it (never stripped
+ * and applied), and a key twice in one object (`{"amount":1,"amount":2}`) is a 400 `duplicate-key`
+ * (never last-wins): a money API does not guess which amount was meant.
  *
  * How events leave the service (`mode`):
  *   outbox  domain change + outbox rows in ONE transaction; the relay publishes later. An event exists

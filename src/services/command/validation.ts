@@ -2,6 +2,8 @@
  * Request schemas (fastify/ajv) and the limits behind them, in one place so tests and docs agree.
  * Fastify's ajv coerces types ("100" → 100); money must not arrive as a string or a float, so numeric
  * fields are also checked for being JSON numbers before the schema runs (`assertJsonNumbers`).
+ * `additionalProperties: false` refuses unknown properties (400 naming them): createHttpServer turns
+ * off ajv's `removeAdditional`, which would otherwise strip them silently.
  */
 import { HttpError } from '../../http/server.ts';
 

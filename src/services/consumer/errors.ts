@@ -77,3 +77,33 @@ export function classifyError(error: unknown): Failure {
   const name = error instanceof Error ? error.name : 'unknown';
   return { kind: 'transient', errorClass: name || 'Error', message };
 }
+
+const tooLargeTypes = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/**
+ * Pure: the broker's reason when a produce was rejected because the record (batch) is too large for
+ * the topic (`max.message.bytes`), else undefined. kafkajs wraps the protocol error (which carries
+ * `type`) in KafkaJSNonRetriableError / KafkaJSNumberOfRetriesExceeded: the cause chain is searched.
+ * Retrying such a write can never succeed; only a smaller record can.
+ */
+export function recordTooLargeReason(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  for (let e = error as { type?: unknown; cause?: unknown } | undefined; e && typeof e === 'object' && !seen.has(e); e = e.cause as typeof e) {
+    seen.add(e);
+    if (typeof e.type === 'string' && tooLargeTypes.has(e.type)) return e.type;
+  }
+  return undefined;
+}
+
+/**
+ * The DLQ rejected a dead letter and every smaller fallback of it as too large: the record can be
+ * neither processed nor parked. Skipping it would lose it silently, so the consumer fails instead
+ * (`retriable = false`: kafkajs does not retry or restart, the service exits and its supervisor sees it).
+ */
+export class DeadLetterRejectedError extends Error {
+  override name = 'DeadLetterRejectedError';
+  readonly retriable = false;
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+  }
+}

@@ -85,3 +85,73 @@ export function firstFailureAt(headers: KafkaHeaders, now: number): number {
   const value = Number(headers[failureHeaders.firstFailureAt]);
   return Number.isFinite(value) && value > 0 ? value : now;
 }
+
+/** A record as the consumer produces it to a retry topic or the DLQ. */
+export interface OutgoingRecord {
+  key: Buffer | string | null;
+  value: Buffer | null;
+  headers: KafkaHeaders;
+}
+
+export interface FallbackLimits {
+  /** Bytes of the original value kept (a prefix). */
+  valueBytes: number;
+  /** Bytes (names + values) of the original's own headers kept; the lab.* failure headers are always kept. */
+  inheritedHeaderBytes: number;
+  /** A key longer than this is left off (null). */
+  keyBytes: number;
+}
+
+/**
+ * The fallbacks tried, in order, when the DLQ rejects a dead letter as too large: first a 16 KiB
+ * prefix of the value with the original's (small) headers, then nothing but the failure headers. Both
+ * name the original's topic/partition/offset, where the full record stays readable for the topic's
+ * retention. A DLQ rejecting even the second is misconfigured: the consumer fails (it never skips).
+ */
+export const deadLetterFallbacks: readonly FallbackLimits[] = [
+  { valueBytes: 16 * 1024, inheritedHeaderBytes: 8 * 1024, keyBytes: 1024 },
+  { valueBytes: 0, inheritedHeaderBytes: 0, keyBytes: 0 },
+];
+
+const ownHeaders = new Set<string>(Object.values(failureHeaders));
+const byteLength = (value: Buffer | string) => (typeof value === 'string' ? Buffer.byteLength(value) : value.length);
+const maxDroppedList = 1000;
+
+/**
+ * Pure: the smaller stand-in for a dead letter (`record`, headers already from failureRecordHeaders)
+ * that the DLQ rejected as too large (`reason`: MESSAGE_TOO_LARGE / RECORD_LIST_TOO_LARGE). The value
+ * is cut to a prefix (`lab.dlq.value-truncated: true`, `lab.original.value-bytes` = the full size),
+ * original headers that do not fit are left off and named in `lab.dlq.headers-dropped` (`(key)` when
+ * the key was left off), and `lab.dlq.fallback-reason` says why. The failure headers (error, origin
+ * topic/partition/offset, attempts …) are always kept: they locate the full record on its source topic.
+ */
+export function deadLetterFallback(record: OutgoingRecord, reason: string, limits: FallbackLimits): OutgoingRecord {
+  const headers: KafkaHeaders = {};
+  const dropped: string[] = [];
+  let inheritedBytes = 0;
+  for (const [name, value] of Object.entries(record.headers)) {
+    if (ownHeaders.has(name)) {
+      headers[name] = value;
+      continue;
+    }
+    const size = byteLength(name) + byteLength(value);
+    if (inheritedBytes + size <= limits.inheritedHeaderBytes) {
+      headers[name] = value;
+      inheritedBytes += size;
+    } else {
+      dropped.push(name);
+    }
+  }
+  const keepKey = record.key === null || byteLength(record.key) <= limits.keyBytes;
+  if (!keepKey) dropped.unshift('(key)');
+  const valueBytes = record.value?.length ?? 0;
+  const value = record.value === null ? null : record.value.subarray(0, Math.min(valueBytes, limits.valueBytes));
+  headers[failureHeaders.fallbackReason] = reason;
+  headers[failureHeaders.originalValueBytes] = String(valueBytes);
+  if (value !== null && value.length < valueBytes) headers[failureHeaders.valueTruncated] = 'true';
+  if (dropped.length) {
+    const list = dropped.join(',');
+    headers[failureHeaders.headersDropped] = list.length > maxDroppedList ? `${list.slice(0, maxDroppedList - 1)}…` : list;
+  }
+  return { key: keepKey ? record.key : null, value, headers };
+}

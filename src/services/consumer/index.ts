@@ -18,6 +18,18 @@
  * liveness: a retried event is applied after later events of its account. retryTopics = false (the
  * anti-pattern) retries in place with backoff, blocking the partition (and, in kafkajs, the fetch of
  * its whole broker) until it succeeds or goes to the DLQ.
+ *
+ * Records too large to hand over: a record just below the events topic's size limit plus the failure
+ * headers can exceed the DLQ's (or a retry topic's) limit, and the broker rejects the write
+ * (MESSAGE_TOO_LARGE). The DLQ then gets a fallback record: a 16 KiB prefix of the value (or none),
+ * `lab.dlq.value-truncated: true`, `lab.original.value-bytes`, and the original's topic/partition/offset
+ * to re-read it from (failure-routing.ts). A transient failure whose retry-topic write is rejected goes
+ * to the DLQ the same way (`lab.retry-rejected`). Only a DLQ that rejects even a bare record stops the
+ * consumer, which then fails loudly (below) instead of skipping the record.
+ *
+ * Failing loudly: a kafkajs crash without restart (a non-retriable error out of the run loop) leaves a
+ * live process that consumes nothing. The service logs it at fatal level, answers /health with 503 and
+ * resolves `failed`; the process entry (services/main.ts) exits with code 1 so its supervisor sees it.
  */
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type EachBatchPayload, type KafkaMessage, type Producer } from 'kafkajs';
@@ -25,13 +37,24 @@ import { createPool } from '../../db/pool.ts';
 import { EnvelopeSerde, RegistrySchemaSource } from '../../envelope/index.ts';
 import { failpoint } from '../../failpoints/failpoints.ts';
 import { createHttpServer, listen } from '../../http/server.ts';
-import { eventHeaders, readHeaders } from '../../kafka/headers.ts';
+import { eventHeaders, failureHeaders, readHeaders, type KafkaHeaders } from '../../kafka/headers.ts';
+import { kafkaLogCreator } from '../../kafka/log.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { ServiceMetrics } from '../../observability/metrics.ts';
 import type { RunningService } from '../service.ts';
 import { resolveConsumerConfig, type ConsumerConfig } from './config.ts';
-import { classifyError, type Failure } from './errors.ts';
-import { failureRecordHeaders, firstFailureAt, previousAttempts, retryNotBefore, retryWaitMs, routeFailure, type Route } from './failure-routing.ts';
+import { classifyError, DeadLetterRejectedError, recordTooLargeReason, type Failure } from './errors.ts';
+import {
+  deadLetterFallback,
+  deadLetterFallbacks,
+  failureRecordHeaders,
+  firstFailureAt,
+  previousAttempts,
+  retryNotBefore,
+  retryWaitMs,
+  routeFailure,
+  type OutgoingRecord,
+} from './failure-routing.ts';
 import { consumerMetrics } from './metrics.ts';
 import { Notifier } from './notifier.ts';
 import { EventProcessor } from './processor.ts';
@@ -71,7 +94,8 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
     clientId: `consumer-${groupId}`,
     brokers: config.kafka.brokers,
     logLevel: process.env.LAB_KAFKA_LOG === 'debug' ? logLevel.DEBUG : logLevel.ERROR,
-    logCreator: () => (entry) => logger.error({ kafkajs: entry.namespace, ...entry.log }, entry.log.message),
+    // kafkajs's errors of a normal rebalance or leader move are info, its real errors stay errors (kafka/log.ts).
+    logCreator: kafkaLogCreator(logger),
     connectionTimeout: 3000,
     requestTimeout: 30_000,
     retry: { retries: 8, initialRetryTime: 200 },
@@ -83,8 +107,56 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
   const retryLevels = new Map(topics.retry.map((topic, index) => [topic, index + 1]));
   let running = true;
 
-  async function publish(route: Route, message: KafkaMessage, headers: Record<string, string>): Promise<void> {
-    await producer.send({ topic: route.topic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
+  // A kafkajs consumer that crashes with a non-retriable error (restart: false) stops fetching every
+  // partition while the process lives on: lag frozen, nobody told. That is a failure of the service:
+  // it is logged at fatal level, /health answers 503 and `failed` resolves, on which the process entry
+  // exits with code 1 so its supervisor sees it. Retriable crashes kafkajs restarts by itself.
+  let failure: Error | undefined;
+  let markFailed!: (error: Error) => void;
+  const failed = new Promise<Error>((resolve) => (markFailed = resolve));
+  const fail = (error: unknown, what: string) => {
+    if (failure || !running) return;
+    failure = error instanceof Error ? error : new Error(String(error));
+    logger.fatal({ err: failure, groupId }, `${what}: no partition is consumed any more, the service has failed`);
+    markFailed(failure);
+  };
+  consumer.on(consumer.events.CRASH, (event) => {
+    if (!event.payload.restart) fail(event.payload.error, 'kafka consumer crashed and will not restart');
+  });
+
+  async function send(topic: string, record: OutgoingRecord): Promise<void> {
+    await producer.send({ topic, acks: -1, messages: [{ key: record.key, value: record.value, headers: record.headers }] });
+  }
+
+  /**
+   * Writes a dead letter. When the DLQ rejects it as too large (the original was just below the events
+   * topic's limit and the failure headers pushed it over, or the DLQ's limit is smaller), writes the
+   * smaller fallbacks of failure-routing.ts instead: a poison record of any size reaches the DLQ and
+   * never stops the partition. Returns the fallback's reason, or undefined when the full record went.
+   */
+  async function sendDeadLetter(record: OutgoingRecord, log: typeof logger): Promise<string | undefined> {
+    let rejected: unknown;
+    try {
+      await send(topics.dlq, record);
+      return undefined;
+    } catch (error) {
+      if (!recordTooLargeReason(error)) throw error;
+      rejected = error;
+    }
+    for (const limits of deadLetterFallbacks) {
+      const reason = recordTooLargeReason(rejected)!;
+      const fallback = deadLetterFallback(record, reason, limits);
+      try {
+        await send(topics.dlq, fallback);
+        m.dlqFallbacks.inc({ reason });
+        log.warn({ reason, valueBytes: record.value?.length ?? 0, keptValueBytes: fallback.value?.length ?? 0, dropped: fallback.headers[failureHeaders.headersDropped] }, 'DLQ rejected the dead letter as too large; wrote a truncated fallback that names the original offset');
+        return reason;
+      } catch (error) {
+        if (!recordTooLargeReason(error)) throw error;
+        rejected = error;
+      }
+    }
+    throw new DeadLetterRejectedError(`the DLQ ${topics.dlq} rejects even a bare dead letter (${recordTooLargeReason(rejected)}): check its max.message.bytes`, { cause: rejected });
   }
 
   /** Sleeps `ms` in slices, heartbeating so the group keeps the (blocked) member. In-place retry only. */
@@ -135,7 +207,18 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
       const route = routeFailure({ failure, attempts, maxAttempts: config.maxAttempts, topics });
       if (route.action === 'retry') {
         const now = Date.now();
-        await publish(route, message, failureRecordHeaders({ topic, partition, offset: message.offset, headers }, failure, attempts, firstFailure, groupId, retryNotBefore(now, route.delayMs)));
+        const retryHeaders = failureRecordHeaders({ topic, partition, offset: message.offset, headers }, failure, attempts, firstFailure, groupId, retryNotBefore(now, route.delayMs));
+        try {
+          await send(route.topic, { key: message.key, value: message.value, headers: retryHeaders });
+        } catch (error) {
+          // A retry record must carry the whole value: one the retry topic rejects as too large can
+          // never be retried there, so it goes to the DLQ (as a fallback if need be) and says why.
+          const reason = recordTooLargeReason(error);
+          if (!reason) throw error;
+          log.warn({ attempts, to: route.topic, reason, valueBytes: message.value?.length ?? 0 }, 'retry topic rejected the record as too large; sending it to the DLQ instead');
+          await toDlq(failure, { [failureHeaders.retryRejected]: reason });
+          return;
+        }
         m.retries.inc({ level: `retry-${route.level}` });
         log.info({ attempts, to: route.topic }, 'sent to retry topic');
       } else {
@@ -144,10 +227,11 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
       return;
     }
 
-    async function toDlq(failure: Failure): Promise<void> {
-      await publish({ action: 'dlq', topic: topics.dlq }, message, failureRecordHeaders({ topic, partition, offset: message.offset, headers }, failure, attempts, firstFailure!, groupId));
+    async function toDlq(failure: Failure, extra: KafkaHeaders = {}): Promise<void> {
+      const deadHeaders = { ...failureRecordHeaders({ topic, partition, offset: message.offset, headers }, failure, attempts, firstFailure!, groupId), ...extra };
+      const fallback = await sendDeadLetter({ key: message.key, value: message.value, headers: deadHeaders }, log);
       m.dlq.inc({ error_class: failure.errorClass });
-      log.warn({ attempts, errorClass: failure.errorClass }, 'sent to DLQ');
+      log.warn({ attempts, errorClass: failure.errorClass, ...(fallback ? { fallback } : {}) }, 'sent to DLQ');
     }
   }
 
@@ -192,7 +276,7 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
     }
   }
 
-  const app = createHttpServer({ metrics, logger });
+  const app = createHttpServer({ metrics, logger, failure: () => failure && `consumer crashed: ${failure.message}` });
   app.get('/status', async () => ({ groupId, mode: config.mode, commit: config.commit, retryTopics: config.retryTopics, heldRetryPartitions: gate.held() }));
 
   try {
@@ -217,6 +301,7 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
     name: 'consumer',
     url,
     metrics,
+    failed,
     stop: () =>
       (stopped ??= (async () => {
         running = false;

@@ -8,6 +8,7 @@ export function consumerMetrics(metrics: ServiceMetrics) {
     duplicates: metrics.counter('duplicates_skipped_total', 'Events skipped because processed_event already had them'),
     retries: metrics.counter('retries_total', 'Records sent for another attempt, by retry level (retry-N topic or in-place)', ['level']),
     dlq: metrics.counter('dlq_total', 'Records sent to the DLQ', ['error_class']),
+    dlqFallbacks: metrics.counter('dlq_fallbacks_total', 'Dead letters the DLQ rejected as too large, written as a truncated fallback', ['reason']),
     e2eLatency: metrics.histogram('e2e_latency_seconds', 'From envelope.occurredAt to the projection commit'),
     dbQueries: metrics.counter('db_queries_total', 'SQL statements issued by the consumer'),
     versionGaps: metrics.counter('version_gaps_total', 'Attempts to apply an event over missing versions of its account (not applied; retried, then DLQ as VersionGapError)'),

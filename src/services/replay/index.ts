@@ -12,6 +12,7 @@ import { Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
 import type { CommonConfig } from '../../config.ts';
 import { createPool } from '../../db/pool.ts';
 import { HttpError, createHttpServer, listen } from '../../http/server.ts';
+import { kafkaLogCreator } from '../../kafka/log.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { ServiceMetrics } from '../../observability/metrics.ts';
 import type { RunningService } from '../service.ts';
@@ -58,7 +59,7 @@ export async function startReplayWorker(config: ReplayWorkerConfig): Promise<Run
     clientId: 'replay-worker',
     brokers: config.kafka.brokers,
     logLevel: process.env.LAB_KAFKA_LOG === 'debug' ? logLevel.DEBUG : logLevel.ERROR,
-    logCreator: () => (entry) => logger.error({ kafkajs: entry.namespace, ...entry.log }, entry.log.message),
+    logCreator: kafkaLogCreator(logger),
     connectionTimeout: 3000,
     requestTimeout: 30_000,
     retry: { retries: 8, initialRetryTime: 200 },

@@ -9,7 +9,8 @@
  *
  * Per record: filter → 'filtered' | dry run → 'dry-run' | publish (rate-limited, acks=-1) →
  * failpoint 'replay.after-publish-before-audit' → 'replayed'; a failed publish → 'failed' and the
- * replay goes on. Publish before audit: a crash in between leaves a replayed record without its audit
+ * replay goes on. A truncated fallback dead letter (lab.dlq.value-truncated) is never re-published:
+ * 'failed', with the source offset of the full record in the audit detail. Publish before audit: a crash in between leaves a replayed record without its audit
  * row (the failpoint shows it), never an audit row claiming a replay that did not happen.
  */
 import { randomUUID } from 'node:crypto';
@@ -79,6 +80,11 @@ export async function runReplay(deps: ReplayDeps, options: ReplayOptions): Promi
       detail = verdict.reason;
     } else if (dryRun) {
       result = 'dry-run';
+    } else if (headers[failureHeaders.valueTruncated] === 'true') {
+      // A fallback dead letter (the full one was too large for the DLQ) holds a prefix of the value:
+      // re-publishing it would put a new poison record on the events topic. The original is named.
+      result = 'failed';
+      detail = `truncated DLQ fallback (${headers[failureHeaders.originalValueBytes] ?? '?'} bytes originally): re-read the full record from ${headers[failureHeaders.originalTopic]} partition ${headers[failureHeaders.originalPartition]} offset ${headers[failureHeaders.originalOffset]}`;
     } else {
       try {
         await limiter.run(() =>
