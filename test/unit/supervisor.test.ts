@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isAlive, procStartTime, Supervisor } from '../../lab/infra/local/supervisor.ts';
+import { isAlive, isStopped, procStartTime, Supervisor } from '../../lab/infra/local/supervisor.ts';
 
 const dirs: string[] = [];
 function tempSupervisor() {
@@ -20,6 +20,19 @@ afterEach(async () => {
 });
 
 describe('Supervisor', () => {
+  it('tells a SIGSTOPped process (alive, never answering) from a running one', async () => {
+    const { dir, supervisor } = tempSupervisor();
+    const record = supervisor.start({ name: 'paused', command: 'sleep', args: ['300'], logFile: path.join(dir, 'paused.log') });
+    expect(isStopped(record)).toBe(false);
+    process.kill(record.pid, 'SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(isAlive(record)).toBe(true);
+    expect(isStopped(record)).toBe(true);
+    process.kill(record.pid, 'SIGCONT');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(isStopped(record)).toBe(false);
+  });
+
   it('starts a detached process group with a pid file, and stops the whole group', async () => {
     const { dir, supervisor } = tempSupervisor();
     // The shell forks a child: stopping must reach it too (process group), not only the shell.

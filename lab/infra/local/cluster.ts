@@ -20,7 +20,7 @@ import { redisSpec } from './redis.ts';
 import { ccompatPath, registryAnswers, registrySpec, setGlobalCompatibility } from './registry.ts';
 import { keepLogs, latestKeptLogs, tailLines } from './logs.ts';
 import { Startup } from './startup.ts';
-import { guardName, isAlive, Supervisor, type ProcessSpec } from './supervisor.ts';
+import { guardName, isAlive, isStopped, Supervisor, type ProcessSpec } from './supervisor.ts';
 import { toxiproxySpec } from './toxiproxy.ts';
 
 export const supervisor = new Supervisor(runPaths.pids);
@@ -62,7 +62,10 @@ export function readDescriptor(): EnvironmentDescriptor | undefined {
 export async function clusterProblems(descriptor: EnvironmentDescriptor): Promise<string[]> {
   const problems: string[] = [];
   const expected = ['toxiproxy', 'controller', 'mysql', 'redis', 'registry', ...descriptor.kafka.brokers.map((b) => `broker-${b.id}`)];
-  for (const name of expected) if (!supervisor.running(name)) problems.push(`${name} is not running`);
+  for (const name of expected) {
+    if (!supervisor.running(name)) problems.push(`${name} is not running`);
+    else if (isStopped(supervisor.read(name)!)) problems.push(`${name} is stopped (SIGSTOP, e.g. a run killed mid-fault)`);
+  }
   const endpoints: Array<[string, string]> = [
     ...descriptor.kafka.brokers.map((b): [string, string] => [`broker-${b.id} proxy`, b.address]),
     ['mysql proxy', `${descriptor.mysql.host}:${descriptor.mysql.port}`],

@@ -62,6 +62,15 @@ function procState(pid: number): string | undefined {
   }
 }
 
+/**
+ * Stopped by SIGSTOP (state T): a run killed while its nemesis held a broker paused leaves it so. It
+ * counts as alive and its port accepts connections (the kernel completes the handshake), yet it never
+ * answers: a health check must ask for this explicitly.
+ */
+export function isStopped(record: Pick<ProcessRecord, 'pid' | 'startTime'>): boolean {
+  return procState(record.pid) === 'T' && procStartTime(record.pid) === record.startTime;
+}
+
 export function isAlive(record: Pick<ProcessRecord, 'pid' | 'startTime'>): boolean {
   const state = procState(record.pid);
   if (state === undefined || state === 'Z' || state === 'X') return false;
