@@ -94,8 +94,16 @@ export function brokerProperties(plan: KafkaPlan, brokerId: number): string {
 }
 
 /** Kafka's cluster id format: 16 random bytes, base64url without padding. */
+/**
+ * A KRaft cluster id: 16 random bytes, base64url. Never starting with '-': one id in 64 would, and
+ * kafka-storage's argument parser then reads it as an option ("argument --cluster-id/-t: expected one
+ * argument"; a fresh-clone CI run failed so). Kafka's own Uuid.randomUuid() redraws for the same reason.
+ */
 export function newClusterId(): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url');
+  for (;;) {
+    const id = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function javaArgs(name: string, heapMb: number, mainClass: string, extra: string[]): string[] {
@@ -128,7 +136,7 @@ export async function prepareKafka(plan: KafkaPlan, run: StepRunner): Promise<vo
       // C1 JIT only: the storage tool runs for a second, full JIT would only cost CPU.
       const args = [
         '-XX:TieredStopAtLevel=1',
-        ...javaArgs(name, 128, 'kafka.tools.StorageTool', ['format', '-t', plan.clusterId, '-c', propsFile, '--ignore-formatted']),
+        ...javaArgs(name, 128, 'kafka.tools.StorageTool', ['format', `--cluster-id=${plan.clusterId}`, '-c', propsFile, '--ignore-formatted']),
       ];
       await run({ name: `${name}-format`, command: javaBinary(), args, logFile: runPaths.log(name) });
     }),
