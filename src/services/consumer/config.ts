@@ -9,7 +9,20 @@ export interface ConsumerConfig extends CommonConfig {
   /** `before-processing` (E-004 anti-pattern): offsets committed before the records are applied. */
   commit?: 'after-processing' | 'before-processing';
   /**
-   * How often offsets are committed in `after-processing` mode. `record` (default): after each record's
+   * How events are applied. `batch` (the default of the idempotent consumer committing after
+   * processing): the records of a fetched batch, up to `maxBatchRecords` at a time, in ONE DB
+   * transaction, then ONE offset commit; a record that fails to decode or validate is handed on (retry
+   * topic/DLQ) on its own, and a batch that is not the plain case (a duplicate, a version gap, an
+   * unknown account, a failed statement) is applied record by record. A crash redelivers at most the
+   * batch in flight, deduplicated by processed_event. `record`: one transaction and (by
+   * `commitGranularity`) one offset commit per record; the only mode of the anti-pattern arms (naive,
+   * commit before processing), so their failures stay per record.
+   */
+  apply?: 'batch' | 'record';
+  /** Records per batch transaction (default 500). */
+  maxBatchRecords?: number;
+  /**
+   * How often offsets are committed in `after-processing` mode with `apply: 'record'`. `record` (default): after each record's
    * DB commit, so a crash redelivers at most the one record in flight, at the price of one OffsetCommit
    * round trip per record. `batch`: once per fetched batch, cheaper, but a crash redelivers the whole
    * batch (harmless with dedupe, a double-apply storm without).
@@ -36,16 +49,25 @@ export interface ConsumerConfig extends CommonConfig {
 }
 
 export type ResolvedConsumerConfig = ConsumerConfig &
-  Required<Pick<ConsumerConfig, 'mode' | 'commit' | 'commitGranularity' | 'retryTopics' | 'maxAttempts' | 'invalidation' | 'cacheTtlMs' | 'partitionsConsumedConcurrently'>>;
+  Required<Pick<ConsumerConfig, 'mode' | 'commit' | 'apply' | 'maxBatchRecords' | 'commitGranularity' | 'retryTopics' | 'maxAttempts' | 'invalidation' | 'cacheTtlMs' | 'partitionsConsumedConcurrently'>>;
 
 export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerConfig {
   const maxAttempts = config.maxAttempts ?? config.topics.retry.length + 1;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new Error(`maxAttempts must be a whole number >= 1, got ${maxAttempts}`);
   if (!config.groupId) throw new Error('groupId is required');
+  const mode = config.mode ?? 'idempotent';
+  const commit = config.commit ?? 'after-processing';
+  const batchable = mode === 'idempotent' && commit === 'after-processing';
+  const apply = config.apply ?? (batchable ? 'batch' : 'record');
+  if (apply === 'batch' && !batchable) throw new Error(`apply 'batch' needs mode 'idempotent' and commit 'after-processing' (got mode '${mode}', commit '${commit}'): a redelivered batch is harmless only with dedupe`);
+  const maxBatchRecords = config.maxBatchRecords ?? 500;
+  if (!Number.isInteger(maxBatchRecords) || maxBatchRecords < 1) throw new Error(`maxBatchRecords must be a whole number >= 1, got ${maxBatchRecords}`);
   return {
     ...config,
-    mode: config.mode ?? 'idempotent',
-    commit: config.commit ?? 'after-processing',
+    mode,
+    commit,
+    apply,
+    maxBatchRecords,
     commitGranularity: config.commitGranularity ?? 'record',
     retryTopics: config.retryTopics ?? true,
     maxAttempts,

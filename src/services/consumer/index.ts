@@ -4,13 +4,21 @@
  * notification side effect, cache invalidation, non-blocking retry topics and a DLQ.
  *
  * Offsets (commit = 'after-processing', the default): kafkajs eachBatch with autoCommit off and
- * eachBatchAutoResolve off; records of a partition are processed in order and a record's offset is
- * resolved and committed only after its DB transaction committed. Per record by default: a crash
- * then redelivers at most the record in flight, at the cost of one OffsetCommit per record;
- * `commitGranularity: 'batch'` commits once per batch (fewer round trips, a whole batch redelivered after
- * a crash: cheap with dedupe, a double-apply storm without). commit = 'before-processing' (E-004
- * anti-pattern) commits the batch's offsets first and processes afterwards: a crash in between loses
- * the batch.
+ * eachBatchAutoResolve off; records of a partition are processed in order and an offset is resolved and
+ * committed only after the DB transaction of its record committed (or the record was handed on).
+ *
+ * Batches (apply = 'batch', the idempotent default): the records of a fetched batch are decoded and
+ * validated first, then applied up to `maxBatchRecords` at a time in ONE DB transaction (processor.ts
+ * applyBatch), then ONE offset commit. Per event that is five SQL round trips and one OffsetCommit
+ * fewer than one by one; what a crash costs is unchanged in kind: the batch in flight is redelivered and
+ * processed_event skips what was applied. A record that fails to decode or validate is handed on (DLQ /
+ * retry topic) on its own, after the records before it are applied; a batch that is not the plain case
+ * (a duplicate, a version gap, an unknown account, any failed statement) is rolled back and applied one
+ * record at a time, where the per-record rules decide (batch_fallbacks_total counts it). Retry topics
+ * and the anti-pattern arms (naive, commit before processing: `apply: 'record'`) stay per record: one
+ * transaction per record and, by `commitGranularity`, one OffsetCommit per record or per batch.
+ * commit = 'before-processing' (E-004 anti-pattern) commits the batch's offsets first and processes
+ * afterwards: a crash in between loses the batch.
  *
  * Failures (see errors.ts, failure-routing.ts): poison → DLQ at once; transient → retry topic N with
  * a retry-not-before header, consumed by this same service (same group), which pauses a retry
@@ -57,7 +65,8 @@ import {
 } from './failure-routing.ts';
 import { consumerMetrics } from './metrics.ts';
 import { Notifier } from './notifier.ts';
-import { EventProcessor } from './processor.ts';
+import { BatchConflict, EventProcessor } from './processor.ts';
+import type { EventEnvelope } from '../../envelope/envelope.ts';
 import { RetryGate } from './retry-gate.ts';
 
 export type { ConsumerConfig } from './config.ts';
@@ -106,6 +115,8 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
   const gate = new RetryGate();
   const retryLevels = new Map(topics.retry.map((topic, index) => [topic, index + 1]));
   let running = true;
+  /** The first attempt of a record whose preparation the batch path already ran. */
+  type FirstAttempt = { envelope: EventEnvelope } | { error: unknown };
 
   // A kafkajs consumer that crashes with a non-retriable error (restart: false) stops fetching every
   // partition while the process lives on: lag frozen, nobody told. That is a failure of the service:
@@ -173,7 +184,7 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
    * Throws only when that hand-over itself fails (Kafka unreachable): then the offset is not committed
    * and kafkajs redelivers the record.
    */
-  async function handleRecord(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+  async function handleRecord(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>, first?: FirstAttempt): Promise<void> {
     const headers = readHeaders(message.headers as Record<string, unknown>);
     const log = logger.child({ eventId: headers[eventHeaders.eventId], traceId: headers[eventHeaders.traceId], topic, partition, offset: message.offset });
     let attempts = previousAttempts(headers);
@@ -181,8 +192,16 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
     for (;;) {
       let failure: Failure;
       try {
-        await failpoint('consumer.before-process');
-        await processor.process(message.value);
+        // The batch path already ran the first attempt's preparation (its failpoints included): go on
+        // from its result instead of evaluating them a second time for the same attempt.
+        const given = first;
+        first = undefined;
+        if (given && 'error' in given) throw given.error;
+        if (given) await processor.apply(given.envelope);
+        else {
+          await failpoint('consumer.before-process');
+          await processor.process(message.value);
+        }
         return;
       } catch (error) {
         failure = classifyError(error);
@@ -241,10 +260,61 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
     return payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: (BigInt(offset) + 1n).toString() }] }] });
   }
 
+  /** Resolves and commits through `offset` once the records up to it are done (applied or handed on). */
+  async function done(payload: EachBatchPayload, offset: string, records: number): Promise<void> {
+    payload.resolveOffset(offset);
+    for (let i = 0; i < records; i += 1) await failpoint('consumer.after-db-commit-before-offset-commit');
+    await commit(payload, offset);
+    m.lag.set({ topic: payload.batch.topic, partition: String(payload.batch.partition) }, Math.max(0, Number(payload.batch.highWatermark) - Number(offset) - 1));
+    await payload.heartbeat();
+  }
+
+  /**
+   * apply = 'batch': prepare each record (decode, validate), apply runs of prepared records in one
+   * transaction each, hand a record that failed preparation on by itself (after the run before it, so
+   * a partition's order holds), and fall back to one by one for a run the batch transaction refused.
+   */
+  async function applyInBatches(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    let run: Array<{ message: KafkaMessage; envelope: EventEnvelope }> = [];
+    const flush = async () => {
+      const records = run;
+      run = [];
+      if (!records.length) return;
+      try {
+        await processor.applyBatch(records.map((record) => record.envelope));
+      } catch (error) {
+        const reason = error instanceof BatchConflict ? 'conflict' : 'error';
+        m.batchFallbacks.inc({ reason });
+        logger[reason === 'conflict' ? 'debug' : 'warn']({ topic: batch.topic, partition: batch.partition, records: records.length, err: error }, 'batch not applied as one transaction; applying its records one by one');
+        for (const record of records) await handleRecord(batch.topic, batch.partition, record.message, payload.heartbeat, { envelope: record.envelope });
+      }
+      await done(payload, records.at(-1)!.message.offset, records.length);
+    };
+    for (const message of batch.messages) {
+      // Stopping or rebalanced away: what is not applied yet stays uncommitted and is fetched again.
+      if (!running || !payload.isRunning() || payload.isStale()) return;
+      let envelope: EventEnvelope;
+      try {
+        await failpoint('consumer.before-process');
+        envelope = await processor.prepare(message.value);
+      } catch (error) {
+        await flush();
+        await handleRecord(batch.topic, batch.partition, message, payload.heartbeat, { error });
+        await done(payload, message.offset, 1);
+        continue;
+      }
+      run.push({ message, envelope });
+      if (run.length >= config.maxBatchRecords) await flush();
+    }
+    if (running && payload.isRunning() && !payload.isStale()) await flush();
+  }
+
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
     const isRetryTopic = retryLevels.has(batch.topic);
+    if (config.apply === 'batch' && !isRetryTopic) return applyInBatches(payload);
     if (config.commit === 'before-processing') {
       await commit(payload, batch.messages[batch.messages.length - 1]!.offset);
       await failpoint('consumer.after-offset-commit-before-process');
@@ -277,7 +347,7 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
   }
 
   const app = createHttpServer({ metrics, logger, failure: () => failure && `consumer crashed: ${failure.message}` });
-  app.get('/status', async () => ({ groupId, mode: config.mode, commit: config.commit, retryTopics: config.retryTopics, heldRetryPartitions: gate.held() }));
+  app.get('/status', async () => ({ groupId, mode: config.mode, commit: config.commit, apply: config.apply, retryTopics: config.retryTopics, heldRetryPartitions: gate.held() }));
 
   try {
     await producer.connect();

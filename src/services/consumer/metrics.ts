@@ -12,6 +12,7 @@ export function consumerMetrics(metrics: ServiceMetrics) {
     e2eLatency: metrics.histogram('e2e_latency_seconds', 'From envelope.occurredAt to the projection commit'),
     dbQueries: metrics.counter('db_queries_total', 'SQL statements issued by the consumer'),
     versionGaps: metrics.counter('version_gaps_total', 'Attempts to apply an event over missing versions of its account (not applied; retried, then DLQ as VersionGapError)'),
+    batchFallbacks: metrics.counter('batch_fallbacks_total', 'Batches not applied as one transaction (conflict: a duplicate, version gap or unknown account; error: a failed statement), applied record by record instead', ['reason']),
     failures: metrics.counter('processing_failures_total', 'Processing attempts that failed, by kind', ['kind']),
   };
 }

@@ -16,11 +16,19 @@
  * effect already happened; the Idempotency-Key is what makes the repeat harmless at the provider.
  * Naive mode (E-003 anti-pattern) skips processed_event and the key, so a redelivery applies twice.
  *
+ * Batches (the default of the idempotent consumer, index.ts): `applyBatch` applies a run of prepared
+ * events of one partition in ONE transaction (batch-plan.ts, batch-apply.ts) with the same effects as
+ * applying them one by one: processed_event rows, the projection, applied_event_log rows, notifications
+ * before COMMIT, the cache after it. Whatever is not the plain case (a duplicate, a gap, an unknown
+ * account, a failed statement) throws, and the caller applies those records one by one with `apply`.
+ * The failpoints keep their per-record meaning: each is evaluated once per event of the batch.
+ *
  * Idempotent mode also refuses to apply over a version gap (projection.ts, VersionGapError): an account's
  * event v applies only on top of v-1, so an event lost upstream stops its account loudly instead of
  * leaving projection ≠ domain with lag 0.
  */
 import type mysql from 'mysql2/promise';
+import pLimit from 'p-limit';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { invalidateBalance, type InvalidationMode } from '../../cache/balance-store.ts';
@@ -28,13 +36,20 @@ import { inTransaction, isDuplicateKey } from '../../db/pool.ts';
 import type { EnvelopeSerde } from '../../envelope/serde.ts';
 import type { EventEnvelope } from '../../envelope/envelope.ts';
 import { failpoint } from '../../failpoints/failpoints.ts';
+import { applyBatchChanges, BatchConflict } from './batch-apply.ts';
+import { planBatch } from './batch-plan.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
 import { applyToProjection, validateEvent, VersionGapError, type ProjectedBalance, type Query } from './projection.ts';
 
-export type Outcome = { result: 'applied'; envelope: EventEnvelope; balance: ProjectedBalance } | { result: 'duplicate'; envelope: EventEnvelope };
+export type Outcome = { result: 'applied'; envelope: EventEnvelope; balance?: ProjectedBalance } | { result: 'duplicate'; envelope: EventEnvelope };
+
+export { BatchConflict } from './batch-apply.ts';
 
 class AlreadyProcessed extends Error {}
+
+/** Notifications of one batch in flight at once (each carries its own Idempotency-Key). */
+const notificationConcurrency = 8;
 
 export interface ProcessorDeps {
   pool: mysql.Pool;
@@ -60,13 +75,22 @@ export class EventProcessor {
 
   /** Decodes and applies one record value. Throws EnvelopeDecodeError / PoisonEventError / transient errors. */
   async process(value: Buffer | null): Promise<Outcome> {
-    const { deps } = this;
-    await failpoint('consumer.apply');
-    const envelope = await deps.serde.decode(value);
-    const log = deps.logger.child({ eventId: envelope.eventId, traceId: envelope.traceId });
-    validateEvent(envelope);
+    return this.apply(await this.prepare(value));
+  }
 
-    let balance: ProjectedBalance;
+  /** Decode and business validation (no database): the part of processing that can fail as poison up front. */
+  async prepare(value: Buffer | null): Promise<EventEnvelope> {
+    await failpoint('consumer.apply');
+    const envelope = await this.deps.serde.decode(value);
+    validateEvent(envelope);
+    return envelope;
+  }
+
+  /** Applies one prepared event in its own transaction. */
+  async apply(envelope: EventEnvelope): Promise<Outcome> {
+    const { deps } = this;
+    const log = deps.logger.child({ eventId: envelope.eventId, traceId: envelope.traceId });
+    let balance: ProjectedBalance | undefined;
     try {
       balance = await inTransaction(deps.pool, async (connection) => {
         if (deps.mode === 'idempotent') {
@@ -77,7 +101,7 @@ export class EventProcessor {
             throw error;
           }
         }
-        const projected = await applyToProjection(this.query, connection, envelope, deps.groupId, deps.mode === 'idempotent');
+        const projected = await applyToProjection(this.query, connection, envelope, deps.groupId, { gapCheck: deps.mode === 'idempotent', readBalance: this.versionedCache });
         await failpoint('consumer.inside-projection-tx');
         if (deps.notifier) {
           const sent = await deps.notifier.notify(envelope);
@@ -101,14 +125,51 @@ export class EventProcessor {
       }
       throw error;
     }
-    deps.metrics.applied.inc({ event_type: envelope.eventType });
-    deps.metrics.e2eLatency.observe(Math.max(0, Date.now() - envelope.occurredAt) / 1000);
-    log.debug({ accountId: balance.accountId, version: balance.version }, 'applied');
+    this.count(envelope);
+    log.debug({ accountId: envelope.aggregateId, version: envelope.aggregateVersion }, 'applied');
 
     await failpoint('consumer.after-commit-before-invalidate');
     // After the commit, never before: invalidating first would let a reader repopulate the old value.
-    await this.invalidate(balance.accountId, log, balance);
-    return { result: 'applied', envelope, balance };
+    await this.invalidate(envelope.aggregateId, log, balance);
+    return { result: 'applied', envelope, ...(balance ? { balance } : {}) };
+  }
+
+  /**
+   * Applies prepared events of one partition, in order, in ONE transaction (idempotent mode only).
+   * Throws BatchConflict when the batch is not the plain case, or any error of the transaction; nothing
+   * is applied then, and the caller applies the records one by one.
+   */
+  async applyBatch(envelopes: readonly EventEnvelope[]): Promise<void> {
+    const { deps } = this;
+    if (deps.mode !== 'idempotent') throw new Error('batch apply needs the idempotent consumer (processed_event dedupe)');
+    const plan = planBatch(envelopes);
+    if ('conflict' in plan) throw new BatchConflict(plan.conflict);
+    const balances = await inTransaction(deps.pool, async (connection) => {
+      const read = await applyBatchChanges(this.query, connection, { groupId: deps.groupId, envelopes, changes: plan.changes, readBalances: this.versionedCache });
+      for (const _ of envelopes) await failpoint('consumer.inside-projection-tx');
+      if (deps.notifier) {
+        const notifier = deps.notifier;
+        const limit = pLimit(notificationConcurrency);
+        await Promise.all(envelopes.map((envelope) => limit(() => notifier.notify(envelope))));
+      }
+      for (const _ of envelopes) await failpoint('consumer.after-side-effect-before-commit');
+      return read;
+    });
+    for (const envelope of envelopes) this.count(envelope);
+    if (deps.logger.isLevelEnabled('debug')) deps.logger.debug({ events: envelopes.length, accounts: plan.changes.length, eventIds: envelopes.map((e) => e.eventId) }, 'batch applied');
+
+    for (const _ of envelopes) await failpoint('consumer.after-commit-before-invalidate');
+    const byAccount = new Map(balances?.map((balance) => [balance.accountId, balance]));
+    await Promise.all(plan.changes.map((change) => this.invalidate(change.accountId, deps.logger, byAccount.get(change.accountId))));
+  }
+
+  private get versionedCache(): boolean {
+    return this.deps.cache?.mode === 'versioned';
+  }
+
+  private count(envelope: EventEnvelope): void {
+    this.deps.metrics.applied.inc({ event_type: envelope.eventType });
+    this.deps.metrics.e2eLatency.observe(Math.max(0, Date.now() - envelope.occurredAt) / 1000);
   }
 
   /**

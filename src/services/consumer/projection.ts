@@ -72,13 +72,21 @@ export interface ProjectedBalance {
 }
 
 /**
- * Applies one event inside the caller's transaction; returns the account's new balance and version.
+ * Applies one event inside the caller's transaction. `readBalance`: return the account's new balance
+ * and version (one more SELECT, needed only by `versioned` cache invalidation).
  * `gapCheck` (the idempotent consumer): the event must be the next version of its account
  * (VersionGapError otherwise); an event at or below the applied version (a replayed or stale event with
  * a new id) is applied as before, with a warning from the caller's log. Without it (naive mode) every
  * event is applied blindly, which is what the anti-pattern arms demonstrate.
  */
-export async function applyToProjection(query: Query, connection: mysql.PoolConnection, envelope: EventEnvelope, groupId: string, gapCheck = false): Promise<ProjectedBalance> {
+export async function applyToProjection(
+  query: Query,
+  connection: mysql.PoolConnection,
+  envelope: EventEnvelope,
+  groupId: string,
+  options: { gapCheck?: boolean; readBalance?: boolean } = {},
+): Promise<ProjectedBalance | undefined> {
+  const gapCheck = options.gapCheck ?? false;
   const payload = envelope.payload;
   const accountId = envelope.aggregateId;
   if (payload.type === 'AccountOpened') {
@@ -119,6 +127,7 @@ export async function applyToProjection(query: Query, connection: mysql.PoolConn
     }
   }
   await query(connection, 'INSERT INTO applied_event_log (consumer_group, event_id, account_id) VALUES (?, ?, ?)', [groupId, envelope.eventId, accountId]);
+  if (!options.readBalance) return undefined;
   const rows = await query(connection, 'SELECT balance, version FROM account_balance_view WHERE account_id = ?', [accountId]);
   const row = rows[0] as { balance: number | string; version: number | string };
   return { accountId, balance: Number(row.balance), version: Number(row.version) };
