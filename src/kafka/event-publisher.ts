@@ -128,8 +128,8 @@ export class EventPublisher {
    */
   async publish(events: OutgoingEvent[]): Promise<RecordMetadata[]> {
     if (events.length === 0) return [];
-    const messages: Message[] = [];
-    for (const event of events) messages.push(await this.toMessage(event));
+    // Encoded concurrently (the registry lookup is cached after the first; order is kept by index).
+    const messages: Message[] = await Promise.all(events.map((event) => this.toMessage(event)));
     const producer = await this.connectedProducer();
     try {
       const metadata = await producer.send({ topic: this.config.topic, acks: -1, messages });

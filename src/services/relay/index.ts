@@ -1,8 +1,16 @@
 /**
  * outbox-relay: publishes the outbox rows the command-service committed, in order, to `topics.events`.
  *
- * One pass visits every shard with pending rows, starting at an offset that rotates (random at start,
- * so several relays do not all begin with shard 0). Per shard:
+ * `concurrency` workers (default 4) publish at once, each with its own MySQL session and its own
+ * producer, so one batch's SQL overlaps another's publish (one worker alone leaves the database idle
+ * while Kafka acknowledges, and Kafka idle while the database locks and marks). A worker is to the
+ * other workers exactly what another relay is: the shard lease below keeps one shard to one worker at a
+ * time, so an aggregate's batches still reach Kafka one after the other, in order. Separate producers,
+ * not one shared: kafkajs's idempotent producer is not safe for concurrent sends (its sequence numbers
+ * are per producer and partition), and a failed batch discards only its own worker's producer.
+ *
+ * A worker's pass visits every shard with pending rows, starting at an offset that rotates (random at
+ * start, so workers and relays do not all begin with shard 0). Per shard:
  *   GET_LOCK(shard, 0)                 lease the shard or skip it (another relay is on it)
  *   START TRANSACTION
  *   SELECT … FOR UPDATE SKIP LOCKED    the shard's oldest unpublished rows, by id
@@ -52,6 +60,8 @@ export interface RelayConfig extends CommonConfig {
   backoff?: BackoffOptions;
   /** kafkajs retries within one send/connect (default kafkajs's: 5 from 300 ms); the relay's own backoff comes after. */
   producerRetry?: RetryOptions;
+  /** Workers publishing at once, each with its own session and producer; default 4. */
+  concurrency?: number;
 }
 
 export async function startOutboxRelay(config: RelayConfig): Promise<RunningService> {
@@ -59,6 +69,8 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
   const batchSize = config.batchSize ?? 200;
   const pollIntervalMs = config.pollIntervalMs ?? 20;
   const shards = config.outboxShards ?? 16;
+  const concurrency = config.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`relay: concurrency must be a positive integer, got ${concurrency}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`relay: batchSize must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(shards) || shards < 1) throw new Error(`relay: outboxShards must be a positive integer, got ${shards}`);
 
@@ -86,35 +98,41 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
     this.set((await readBacklog()).oldestAgeSeconds);
   });
 
-  const publisher = new EventPublisher({
-    brokers: config.kafka.brokers,
-    schemaRegistryUrl: config.schemaRegistryUrl,
-    topic: config.topics.events,
-    clientId: relayId,
-    idempotent: config.idempotent ?? true,
-    ...(config.producerRetry ? { retry: config.producerRetry } : {}),
-    logger,
-  });
-  const session = new ShardSession(config.mysql, dbQueries);
+  interface Worker {
+    session: ShardSession;
+    publisher: EventPublisher;
+  }
+  const workers: Worker[] = Array.from({ length: concurrency }, (_, i) => ({
+    session: new ShardSession(config.mysql, dbQueries),
+    publisher: new EventPublisher({
+      brokers: config.kafka.brokers,
+      schemaRegistryUrl: config.schemaRegistryUrl,
+      topic: config.topics.events,
+      clientId: concurrency === 1 ? relayId : `${relayId}-${i}`,
+      idempotent: config.idempotent ?? true,
+      ...(config.producerRetry ? { retry: config.producerRetry } : {}),
+      logger,
+    }),
+  }));
   const backoffOptions = config.backoff ?? defaultBackoff;
   const shardBackoff = new BackoffTracker<number>(backoffOptions);
-  const databaseBackoff = new BackoffTracker<'db'>(backoffOptions);
+  const databaseBackoff = new BackoffTracker<number>(backoffOptions);
 
   let stopping = false;
-  let wake: (() => void) | undefined;
+  const wakers = new Set<() => void>();
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
-        wake = undefined;
+        wakers.delete(done);
         resolve();
       }
-      wake = done;
+      wakers.add(done);
     });
 
   /** Publishes one batch of one shard; returns how many events were published (0: none or failed). */
-  async function relayShard(shard: number): Promise<number> {
+  async function relayShard({ session, publisher }: Worker, shard: number): Promise<number> {
     if (!(await session.tryLease(shard))) return 0;
     try {
       let rows: OutboxRow[] = [];
@@ -134,7 +152,7 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
         await session.markPublished(rows.map((row) => row.id));
         await session.commit();
       } catch (error) {
-        await failBatch(shard, rows, error);
+        await failBatch(session, shard, rows, error);
         return 0;
       }
       shardBackoff.succeed(shard);
@@ -152,7 +170,7 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
     }
   }
 
-  async function failBatch(shard: number, rows: OutboxRow[], error: unknown): Promise<void> {
+  async function failBatch(session: ShardSession, shard: number, rows: OutboxRow[], error: unknown): Promise<void> {
     await session.rollback().catch(() => session.close());
     publishErrors.inc();
     if (error instanceof UnacknowledgedPartitionsError) {
@@ -171,26 +189,35 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
     );
   }
 
-  async function run(): Promise<void> {
-    let offset = Math.floor(Math.random() * shards);
+  // Workers that look for work at the same moment share one query: an idle relay asks the database
+  // once per poll, not once per worker.
+  let pendingQuery: Promise<Set<number>> | undefined;
+  const pending = () =>
+    (pendingQuery ??= pendingShards(pool, dbQueries).finally(() => {
+      pendingQuery = undefined;
+    }));
+
+  async function run(worker: Worker, index: number): Promise<void> {
+    // Spread the workers' starting shards, so they do not all ask for the same lease first.
+    let offset = (Math.floor(Math.random() * shards) + Math.floor((index * shards) / concurrency)) % shards;
     while (!stopping) {
       let publishedThisPass = 0;
       try {
-        const pending = await pendingShards(pool, dbQueries);
+        const shardsWithRows = await pending();
         // Rows with a shard number beyond our count (a misconfigured writer) are still published.
-        const span = Math.max(shards, ...[...pending].map((shard) => shard + 1));
+        const span = Math.max(shards, ...[...shardsWithRows].map((shard) => shard + 1));
         for (let i = 0; i < span && !stopping; i += 1) {
           const shard = (offset + i) % span;
-          if (!pending.has(shard) || shardBackoff.isWaiting(shard)) continue;
-          publishedThisPass += await relayShard(shard);
+          if (!shardsWithRows.has(shard) || shardBackoff.isWaiting(shard)) continue;
+          publishedThisPass += await relayShard(worker, shard);
         }
         offset = (offset + 1) % shards;
-        databaseBackoff.succeed('db');
+        databaseBackoff.succeed(index);
       } catch (error) {
         // The database (not Kafka) failed: start over on a new connection, after a backoff.
-        await session.close();
-        const delayMs = databaseBackoff.fail('db');
-        logger.warn({ err: error, delayMs }, 'relay pass failed (database)');
+        await worker.session.close();
+        const delayMs = databaseBackoff.fail(index);
+        logger.warn({ err: error, delayMs, worker: index }, 'relay pass failed (database)');
         if (!stopping) await pause(delayMs);
         continue;
       }
@@ -201,8 +228,8 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
 
   const app = createHttpServer({ metrics, logger });
   const url = await listen(app, config.httpPort ?? 0);
-  const loop = run().catch((error: unknown) => logger.error({ err: error }, 'relay loop crashed'));
-  logger.info({ url, batchSize, shards, idempotent: publisher.idempotent }, 'outbox-relay started');
+  const loop = Promise.all(workers.map((worker, index) => run(worker, index).catch((error: unknown) => logger.error({ err: error, worker: index }, 'relay loop crashed'))));
+  logger.info({ url, batchSize, shards, concurrency, idempotent: workers[0]!.publisher.idempotent }, 'outbox-relay started');
 
   let stopped: Promise<void> | undefined;
   return {
@@ -212,10 +239,12 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
     stop: () =>
       (stopped ??= (async () => {
         stopping = true;
-        wake?.();
-        await loop; // the batch in progress finishes (published and marked, or rolled back)
-        await session.close();
-        await publisher.disconnect();
+        for (const wake of [...wakers]) wake();
+        await loop; // the batches in progress finish (published and marked, or rolled back)
+        await Promise.all(workers.map(async ({ session, publisher }) => {
+          await session.close();
+          await publisher.disconnect();
+        }));
         await app.close();
         await pool.end().catch(() => undefined);
       })()),
