@@ -48,7 +48,8 @@ export function formatValue(value: number, format: Format): string {
     case 'bytes':
       return Math.round(value).toLocaleString('en-US');
     case 'ratio':
-      return value.toFixed(2);
+      // Two significant digits below 0.1: a ratio of 0.004 must not print as a flat 0.00.
+      return value !== 0 && Math.abs(value) < 0.1 ? value.toPrecision(2) : value.toFixed(2);
     case 'ms':
       return value < 100 ? value.toFixed(1) : Math.round(value).toLocaleString('en-US');
     case 's':

@@ -38,6 +38,8 @@ describe('bench: pure parts', () => {
   it('table: median per row, every repetition with its load, the target verdict; unfinished and not-run values stay visible', () => {
     expect(formatValue(Number.POSITIVE_INFINITY, 'ms')).toBe('unfinished');
     expect(formatValue(Number.NaN, 'ms')).toBe('n/a');
+    expect(formatValue(0.0044, 'ratio')).toBe('0.0044');
+    expect(formatValue(0.456, 'ratio')).toBe('0.46');
     const table = renderTable([
       { heading: '1. a section' },
       { name: 'ratio', format: 'ratio', samples: [{ value: 0.5, load: 3 }, { value: 0.7, load: 4 }, { value: 0.4, load: 5 }], target: { op: '>=', value: 0.6 } },
