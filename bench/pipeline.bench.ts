@@ -1,188 +1,82 @@
 /**
- * `npm run bench`: pipeline throughput and latency, measured side by side in one run on one cluster.
+ * `npm run bench`: the pipeline's throughput and latency, each service measured side by side with a bare
+ * client doing the same work, in one run on one cluster. Uses a running `npx lab up` cluster or starts
+ * one for the run (and stops it after).
  *
- *   (a) outbox-relay drain rate of a pre-filled outbox  vs  a raw kafkajs producer sending the same
- *       encoded records with the same acks, idempotence and batch size → ratio (target ≥ 0.5)
- *   (b) end-to-end latency at a fixed command rate: command committed → projection applied (p50/p99,
- *       from MySQL's own microsecond timestamps of the ledger entry and the projection's apply log)
- *   (c) Kafka's own ProducerPerformance on the same kind of topic: the ceiling of this cluster
+ * How to read the table (stdout; progress goes to stderr):
+ *   - every figure is the MEDIAN of LAB_BENCH_REPEATS repetitions (default 3); each repetition is listed
+ *     after it as `value @ load`, the machine's 1-minute load average (os.loadavg) when it was taken.
+ *     This machine has 2 cores and is shared: at load 10 a rate is not comparable with one at load 2,
+ *     compare the ratios, which were measured side by side under the same load.
+ *   - ratios are "service / bare client on the same work", computed per repetition (then the median),
+ *     with the issue's target and "met" / "MISSED" next to them.
+ *   1 relay vs raw producer       bench/relay.ts      3 command-service vs bare SQL   bench/command.ts
+ *   2 consumer vs raw consumer    bench/consumer.ts   4 end-to-end latency by rate    bench/e2e.ts
+ *   5 Kafka ProducerPerformance, the cluster's ceiling for records of the same size   bench/producer-perf.ts
+ *   Each module's header says exactly what its timed section includes and excludes.
  *
- * Sizes: LAB_BENCH_RECORDS (default 20000), LAB_BENCH_RATE (commands/s, default 100),
- * LAB_BENCH_SECONDS (default 15). Uses a running `lab up` cluster or starts one for the run.
+ * Knobs (bench/settings.ts): LAB_BENCH_RECORDS (100000), LAB_BENCH_REPEATS (3), LAB_BENCH_SECONDS (15),
+ * LAB_BENCH_WARMUP_SECONDS (5), LAB_BENCH_ACCOUNTS (200), LAB_BENCH_CONCURRENCY (32),
+ * LAB_BENCH_RATES (100,500,1000), LAB_BENCH_BATCH (500), LAB_BENCH_PERF_RECORDS (5 × records),
+ * LAB_BENCH_ONLY (relay,consumer,command,e2e,perf), e.g.
+ *   LAB_BENCH_ONLY=relay LAB_BENCH_RECORDS=20000 npm run bench
  */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import type { RowDataPacket } from 'mysql2';
-import { Pool } from 'undici';
-import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, type EventEnvelope } from '../src/envelope/index.ts';
-import { eventHeaders } from '../src/kafka/headers.ts';
-import { createTopicsAndWait, ensureTopics, topicNames } from '../src/kafka/topics.ts';
-import { startCommandService } from '../src/services/command/index.ts';
-import { outboxRow } from '../src/services/command/outbox.ts';
-import { startConsumerService } from '../src/services/consumer/index.ts';
-import { startOutboxRelay } from '../src/services/relay/index.ts';
-import { kafka } from '../lab/infra/clients.ts';
+import os from 'node:os';
 import { connectEnvironment } from '../lab/infra/connect.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
-import { deleteTopicsWithPrefix, isolationId } from '../lab/infra/isolation.ts';
-import { javaBinary } from '../lab/infra/local/java.ts';
-import { kafkaLibs } from '../lab/infra/local/kafka.ts';
-import { waitFor } from '../lab/infra/ports.ts';
 import { acquireEnvironment } from '../lab/infra/providers/index.ts';
-import { commonConfig, createMigratedDatabase } from '../lab/infra/services.ts';
+import { commandServiceVersusBareSql } from './command.ts';
+import { consumerVersusRawConsumer } from './consumer.ts';
+import { endToEndLatency } from './e2e.ts';
+import { clusterResidentMemory } from './memory.ts';
+import { producerPerformance } from './producer-perf.ts';
+import { progress } from './progress.ts';
+import { relayVersusRawProducer } from './relay.ts';
+import { benchSettings, type BenchSettings, type Section } from './settings.ts';
+import { renderTable, type Heading, type Row } from './table.ts';
 
-const records = Number(process.env.LAB_BENCH_RECORDS ?? 20_000);
-const rate = Number(process.env.LAB_BENCH_RATE ?? 100);
-const seconds = Number(process.env.LAB_BENCH_SECONDS ?? 15);
-const batchSize = 500;
-const execFileAsync = promisify(execFile);
-const print = (line: string) => console.log(line);
+const measurements: Record<Section, (env: LabEnvironment, settings: BenchSettings) => Promise<Array<Row | Heading>>> = {
+  relay: relayVersusRawProducer,
+  consumer: consumerVersusRawConsumer,
+  command: commandServiceVersusBareSql,
+  e2e: endToEndLatency,
+  perf: producerPerformance,
+};
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
+// The services log with pino to stdout, where the table goes; their warnings (a rebalance, a retried
+// coordinator load) are not results. Errors still print; LAB_LOG_LEVEL=warn brings the rest back.
+process.env.LAB_LOG_LEVEL ??= 'error';
 
-function workload(count: number): EventEnvelope[] {
-  const versions = new Map<string, number>();
-  return Array.from({ length: count }, (_, i) => {
-    const accountId = `bench-${i % 200}`;
-    const version = (versions.get(accountId) ?? 1) + 1;
-    versions.set(accountId, version);
-    return newEnvelope({ type: 'FundsDeposited', accountId, amount: 100 + (i % 900) }, { id: accountId, version });
-  });
-}
-
-async function relayVersusRawProducer(env: LabEnvironment) {
-  const id = isolationId(env, 'bench_relay');
-  const database = await createMigratedDatabase(env, id);
-  const admin = kafka(env, `${id}-admin`).admin();
-  await admin.connect();
-  const relayConfig = commonConfig(env, { database: id, topicPrefix: `${id}.relay.` });
-  const rawTopics = topicNames(`${id}.raw.`);
-  await ensureTopics(admin, relayConfig.topics);
-  await ensureTopics(admin, rawTopics);
-  const envelopes = workload(records);
-  try {
-    // Pre-fill the outbox exactly as the command-service writes it.
-    for (let i = 0; i < envelopes.length; i += 1000) {
-      const rows = envelopes.slice(i, i + 1000).map((e) => outboxRow(e));
-      await database.pool.query('INSERT INTO outbox_event (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, shard, payload, headers) VALUES ?', [rows]);
-    }
-    const relayStart = performance.now();
-    const relay = await startOutboxRelay({ ...relayConfig, relayId: 'bench', batchSize });
-    await waitFor('the outbox to drain', async () => {
-      const [[row]] = await database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM outbox_event WHERE published_at IS NULL');
-      return Number(row!.n) === 0;
-    }, { timeoutMs: 600_000, intervalMs: 50 });
-    const relaySeconds = (performance.now() - relayStart) / 1000;
-    await relay.stop();
-
-    // The same encoded records, same acks/idempotence/batch size, from a bare kafkajs producer.
-    const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${rawTopics.events}-value` });
-    const encoded = await Promise.all(envelopes.map(async (e) => ({ key: e.aggregateId, value: await serde.encode(e), headers: { [eventHeaders.eventId]: e.eventId, [eventHeaders.eventType]: e.eventType, [eventHeaders.traceId]: e.traceId, [eventHeaders.aggregateId]: e.aggregateId } })));
-    const producer = kafka(env, `${id}-raw`).producer({ idempotent: true, maxInFlightRequests: 5 });
-    await producer.connect();
-    const rawStart = performance.now();
-    for (let i = 0; i < encoded.length; i += batchSize) await producer.send({ topic: rawTopics.events, acks: -1, messages: encoded.slice(i, i + batchSize) });
-    const rawSeconds = (performance.now() - rawStart) / 1000;
-    await producer.disconnect();
-    const avgBytes = Math.round(encoded.reduce((sum, m) => sum + m.value.length, 0) / encoded.length);
-
-    const relayRate = records / relaySeconds;
-    const rawRate = records / rawSeconds;
-    print(`(a) relay drain: ${records} outbox rows in ${relaySeconds.toFixed(2)} s = ${Math.round(relayRate)} events/s`);
-    print(`    raw kafkajs producer, same ${records} records (${avgBytes} B avg, acks=all, idempotent, ${batchSize}/send): ${rawSeconds.toFixed(2)} s = ${Math.round(rawRate)} events/s`);
-    print(`    ratio relay / raw = ${(relayRate / rawRate).toFixed(2)} (target >= 0.5)`);
-    return { avgBytes, topicPrefix: id };
-  } finally {
-    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-    await admin.disconnect();
-    await database.drop();
-  }
-}
-
-async function endToEndLatency(env: LabEnvironment) {
-  const id = isolationId(env, 'bench_e2e');
-  const database = await createMigratedDatabase(env, id);
-  const admin = kafka(env, `${id}-admin`).admin();
-  await admin.connect();
-  const config = commonConfig(env, { database: id, topicPrefix: `${id}.` });
-  await ensureTopics(admin, config.topics);
-  const services = [
-    await startCommandService({ ...config, mode: 'outbox' }),
-    await startOutboxRelay({ ...config, relayId: 'bench-e2e' }),
-    await startConsumerService({ ...config, groupId: `${id}.projection` }),
-  ];
-  const http = new Pool(services[0]!.url, { connections: 8 });
-  try {
-    const post = async (path: string, body: object, key: string) => {
-      const response = await http.request({ method: 'POST', path, headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
-      await response.body.dump();
-      if (response.statusCode !== 201) throw new Error(`${path} → HTTP ${response.statusCode}`);
-    };
-    const accounts = Array.from({ length: 20 }, (_, i) => `e2e-${i}`);
-    for (const account of accounts) await post('/accounts', { accountId: account, owner: 'bench', currency: 'KRW' }, `open-${account}`);
-    const total = rate * seconds;
-    const interval = 1000 / rate;
-    const start = performance.now();
-    const sends: Promise<void>[] = [];
-    for (let i = 0; i < total; i += 1) {
-      const due = start + i * interval;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      sends.push(post(`/accounts/${accounts[i % accounts.length]}/deposits`, { amount: 10 }, `d-${i}`));
-    }
-    await Promise.all(sends);
-    const achieved = total / ((performance.now() - start) / 1000);
-    await waitFor('all deposits applied', async () => {
-      const [[row]] = await database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM applied_event_log a JOIN ledger_entries l ON l.event_id = a.event_id');
-      return Number(row!.n) >= total;
-    }, { timeoutMs: 300_000, intervalMs: 200 });
-    const [rows] = await database.pool.query<RowDataPacket[]>('SELECT TIMESTAMPDIFF(MICROSECOND, l.created_at, a.applied_at) / 1000 AS ms FROM ledger_entries l JOIN applied_event_log a ON a.event_id = l.event_id');
-    const latencies = rows.map((row) => Number(row.ms)).sort((a, b) => a - b);
-    print(`(b) end to end at ${rate} commands/s for ${seconds} s (achieved ${achieved.toFixed(0)}/s, ${total} commands): command committed → projection applied p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`);
-  } finally {
-    await http.close();
-    for (const service of services.reverse()) await service.stop().catch(() => undefined);
-    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-    await admin.disconnect();
-    await database.drop();
-  }
-}
-
-async function producerPerformanceCeiling(env: LabEnvironment, recordSize: number) {
-  if (env.descriptor.provider !== 'local') {
-    print('(c) ProducerPerformance: runs with the local provider only (it uses the installed Kafka jars)');
-    return;
-  }
-  const id = isolationId(env, 'bench_perf');
-  const admin = kafka(env, `${id}-admin`).admin();
-  await admin.connect();
-  const topic = `${id}.perf`;
-  await createTopicsAndWait(admin, [{ topic, numPartitions: 6 }]);
-  try {
-    const { stdout } = await execFileAsync(javaBinary(), [
-      '-Xmx512m', '-cp', `${kafkaLibs()}/*`, `-Dlog4j2.configurationFile=${path.resolve('infra/native/log4j2.properties')}`,
-      'org.apache.kafka.tools.ProducerPerformance', '--topic', topic, '--num-records', String(records * 5), '--record-size', String(recordSize),
-      '--throughput', '-1', '--producer-props', `bootstrap.servers=${env.brokers.join(',')}`, 'acks=all', 'enable.idempotence=true', 'linger.ms=5',
-    ], { maxBuffer: 16 * 1024 * 1024 });
-    const summary = stdout.trim().split('\n').at(-1) ?? '';
-    print(`(c) Kafka ProducerPerformance, ${records * 5} records of ${recordSize} B, acks=all, idempotent: ${summary}`);
-  } finally {
-    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-    await admin.disconnect();
-  }
-}
-
+const settings = benchSettings();
+const started = performance.now();
+const lines: Array<Row | Heading> = [];
+let failed = false;
 const { descriptor, release } = await acquireEnvironment({ ownerPid: process.pid, log: (line) => console.error(`[lab] ${line}`) });
 try {
   const env = connectEnvironment(descriptor);
-  print(`pipeline benchmark on the ${descriptor.provider} cluster (${env.brokers.length} brokers, every link through Toxiproxy without toxics)`);
-  const { avgBytes } = await relayVersusRawProducer(env);
-  await endToEndLatency(env);
-  await producerPerformanceCeiling(env, avgBytes);
+  const memory = clusterResidentMemory(env);
+  for (const section of settings.only) {
+    progress(`section ${section}`);
+    try {
+      lines.push(...(await measurements[section](env, settings)));
+    } catch (error) {
+      // One broken section must not throw away the minutes the others took: report it, go on, exit 1.
+      failed = true;
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      console.error(`[bench] section ${section} failed: ${message}`);
+      lines.push({ heading: `${section}: FAILED: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  }
+  const minutes = (performance.now() - started) / 60_000;
+  console.log('');
+  console.log(`pipeline benchmark, ${descriptor.provider} cluster (${env.brokers.length} brokers, every link through Toxiproxy, no toxics), ${os.cpus().length} cores`);
+  console.log(`sizes: ${settings.records.toLocaleString('en-US')} records, ${settings.repeats} repetitions (median shown), ${settings.accounts} accounts; sections: ${settings.only.join(', ')}`);
+  console.log('');
+  console.log(renderTable(lines));
+  console.log('');
+  if (memory) console.log(`idle RSS before the run, MiB: ${memory}`);
+  console.log(`run time ${minutes.toFixed(1)} min; load average at the end ${os.loadavg().map((load) => load.toFixed(1)).join(' / ')} (1 / 5 / 15 min)`);
 } finally {
   await release();
 }
-process.exit(0);
+process.exit(failed ? 1 : 0);

@@ -44,6 +44,7 @@ import { Nemesis } from './nemesis/nemesis.ts';
 import { appliedInOrder, applications, count, domainBalances, projectedBalances, sums } from './observe/database.ts';
 import { readTopic } from './observe/topic.ts';
 import { recordArm } from './report/results.ts';
+import { percentile } from './report/statistics.ts';
 import { balanceKey, getBalance } from '../src/cache/balance-store.ts';
 import { ensureTopics } from '../src/kafka/topics.ts';
 import { startCommandService } from '../src/services/command/index.ts';
@@ -71,11 +72,6 @@ async function releaseCase(): Promise<void> {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 }
 afterEach(releaseCase);
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0;
-}
 
 /** Keeps one process per role alive: restarts whatever died, counts deaths. */
 class Keeper {
