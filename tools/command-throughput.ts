@@ -9,6 +9,8 @@
  * interleaving spreads its load over all of them), each on a fresh database with `accounts` open accounts:
  *   service      this checkout's command-service, in this process, driven over HTTP (undici) with
  *                `concurrency` requests in flight
+ *   service-process  the same as its own process, as suites start it (startServiceProcess): the load
+ *                generator no longer shares its event loop (its CPU is not counted under "this process")
  *   baseline     the same from another checkout (`--baseline <dir>`, e.g. a `git worktree` of main), so
  *                before and after run side by side in one run
  *   bare         mysql2 alone, `concurrency` loops running the service's transaction with its statement
@@ -27,7 +29,7 @@ import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import { Pool as HttpPool } from 'undici';
 import { connectEnvironment } from '../lab/infra/connect.ts';
-import { createMigratedDatabase, commonConfig } from '../lab/infra/services.ts';
+import { createMigratedDatabase, commonConfig, startServiceProcess } from '../lab/infra/services.ts';
 import { isolationId } from '../lab/infra/isolation.ts';
 import { readDescriptor } from '../lab/infra/local/cluster.ts';
 import { runPaths } from '../lab/infra/paths.ts';
@@ -68,6 +70,8 @@ interface Driver {
   /** One command; resolves true when it was applied. */
   command(worker: number): Promise<boolean>;
   close(): Promise<void>;
+  /** The service's own process, when it has one. */
+  pid?: number;
 }
 
 const pick = () => accounts[Math.floor(Math.random() * accounts.length)]!;
@@ -78,12 +82,16 @@ const pickTwo = (): [string, string] => {
   return [from, to];
 };
 
-/** The command-service from `modulePath`, in this process, over HTTP. */
-async function serviceDriver(modulePath: string, database: string): Promise<Driver> {
-  const { startCommandService } = (await import(modulePath)) as { startCommandService: (config: object) => Promise<RunningService> };
-  const service = await startCommandService({ ...commonConfig(env, { database, topicPrefix: `${database}.` }), mode: 'outbox', dbConnections });
+/** The command-service from `modulePath`, in this process (or as its own process), over HTTP. */
+async function serviceDriver(modulePath: string | 'process', database: string): Promise<Driver> {
+  const config = { ...commonConfig(env, { database, topicPrefix: `${database}.` }), mode: 'outbox', dbConnections };
+  const service: { url: string; stop(): Promise<void>; pid?: number } =
+    modulePath === 'process'
+      ? await startServiceProcess('command', config)
+      : await ((await import(modulePath)) as { startCommandService: (config: object) => Promise<RunningService> }).startCommandService(config);
   const http = new HttpPool(service.url, { connections: concurrency });
   return {
+    ...(service.pid ? { pid: service.pid } : {}),
     async command() {
       const [path, body] =
         workload === 'deposit'
@@ -173,10 +181,10 @@ async function bareDriver(database: string, batched: boolean): Promise<Driver> {
   };
 }
 
-/** utime + stime of a lab process (clock ticks), by its pid file; undefined when not readable. */
-function cpuTicks(name: string): number | undefined {
+/** utime + stime of a lab process (clock ticks), by its pid file or pid; undefined when not readable. */
+function cpuTicks(name: string | number): number | undefined {
   try {
-    const { pid } = JSON.parse(fs.readFileSync(path.join(runPaths.pids, `${name}.json`), 'utf8')) as { pid: number };
+    const pid = typeof name === 'number' ? name : (JSON.parse(fs.readFileSync(path.join(runPaths.pids, `${name}.json`), 'utf8')) as { pid: number }).pid;
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(fields[11]) + Number(fields[12]);
@@ -190,7 +198,7 @@ interface Result {
   variant: string;
   perSecond: number;
   errors: number;
-  cpu: { self: number; mysql: number | undefined; toxiproxy: number | undefined };
+  cpu: { self: number; service: number | undefined; mysql: number | undefined; toxiproxy: number | undefined };
   load: number[];
 }
 
@@ -203,7 +211,9 @@ async function measure(variant: string): Promise<Result> {
       ? await serviceDriver(path.resolve('src/services/command/index.ts'), id)
       : variant === 'baseline'
         ? await serviceDriver(path.resolve(values.baseline!, 'src/services/command/index.ts'), id)
-        : await bareDriver(id, variant === 'bare');
+        : variant === 'service-process'
+          ? await serviceDriver('process', id)
+          : await bareDriver(id, variant === 'bare');
   let counting = false;
   let running = true;
   let done = 0;
@@ -221,18 +231,18 @@ async function measure(variant: string): Promise<Result> {
     }
   });
   await new Promise((resolve) => setTimeout(resolve, warmupSeconds * 1000));
-  const cpuBefore = { self: process.cpuUsage(), mysql: cpuTicks('mysql'), toxiproxy: cpuTicks('toxiproxy') };
+  const cpuBefore = { self: process.cpuUsage(), service: driver.pid ? cpuTicks(driver.pid) : undefined, mysql: cpuTicks('mysql'), toxiproxy: cpuTicks('toxiproxy') };
   const started = performance.now();
   counting = true;
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   counting = false;
   const elapsed = (performance.now() - started) / 1000;
   const self = process.cpuUsage(cpuBefore.self);
-  const delta = (name: string, before: number | undefined) => {
+  const delta = (name: string | number, before: number | undefined) => {
     const now = cpuTicks(name);
     return now === undefined || before === undefined ? undefined : (now - before) / ticksPerSecond / elapsed;
   };
-  const cpu = { self: (self.user + self.system) / 1e6 / elapsed, mysql: delta('mysql', cpuBefore.mysql), toxiproxy: delta('toxiproxy', cpuBefore.toxiproxy) };
+  const cpu = { self: (self.user + self.system) / 1e6 / elapsed, service: driver.pid ? delta(driver.pid, cpuBefore.service) : undefined, mysql: delta('mysql', cpuBefore.mysql), toxiproxy: delta('toxiproxy', cpuBefore.toxiproxy) };
   const load = os.loadavg();
   running = false;
   await Promise.all(workers);
@@ -253,7 +263,7 @@ for (let round = 1; round <= rounds; round += 1) {
     const result = await measure(variant);
     results.push(result);
     console.log(
-      `round ${round} ${variant.padEnd(11)} ${result.perSecond.toFixed(0).padStart(6)} commands/s  errors ${result.errors}  cpu: this process ${pct(result.cpu.self)}, mysqld ${pct(result.cpu.mysql)}, toxiproxy ${pct(result.cpu.toxiproxy)}  loadavg ${result.load.map((l) => l.toFixed(1)).join(' ')}`,
+      `round ${round} ${variant.padEnd(11)} ${result.perSecond.toFixed(0).padStart(6)} commands/s  errors ${result.errors}  cpu: this process ${pct(result.cpu.self)},${result.cpu.service === undefined ? '' : ` service process ${pct(result.cpu.service)},`} mysqld ${pct(result.cpu.mysql)}, toxiproxy ${pct(result.cpu.toxiproxy)}  loadavg ${result.load.map((l) => l.toFixed(1)).join(' ')}`,
     );
   }
 }

@@ -68,8 +68,10 @@ const serviceEntry = path.join(repoRoot, 'src', 'services', 'bin.ts');
 /**
  * V8's semi-space cap (MB). Node's default lets the young generation grow to 2 × 16 MB, and a service
  * that only polls (a relay, an idle consumer) still fills it: ~30 MB of a ~115 MB idle service was new
- * space (v8.getHeapSpaceStatistics). 4 MB keeps an idle service near 100 MB (tools/service-rss.ts); the
- * price is more frequent scavenges, cheap for request-sized garbage that dies within milliseconds.
+ * space (v8.getHeapSpaceStatistics), and the consumer idled at 127–131 MB. 4 MB keeps an idle service at
+ * 85–110 MB (tools/service-rss.ts; 8 MB: 88–115). The price is about twice as many scavenges: the
+ * command-service under 100–335 commands/s paused for GC 2–5 % of its life instead of 1.5–3 % (--trace-gc,
+ * at load 13–17), its request garbage dying young either way.
  */
 const youngGenerationMb = 4;
 
