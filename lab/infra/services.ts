@@ -5,13 +5,15 @@
  * `lab down` and the guard stop them too; they also exit when the test worker that started them dies.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { CommonConfig } from '../../src/config.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { topicNames } from '../../src/kafka/topics.ts';
 import type { LabEnvironment } from './environment.ts';
 import { createDatabase, type IsolatedDatabase } from './isolation.ts';
-import { isAlive, Supervisor, type ProcessRecord } from './local/supervisor.ts';
+import { isAlive, procStartTime, Supervisor, type ProcessExit, type ProcessRecord } from './local/supervisor.ts';
 import { repoRoot, runPaths } from './paths.ts';
 import { sleep, waitFor } from './ports.ts';
 
@@ -49,6 +51,8 @@ export interface ServiceProcess {
   /** Lines of the service's log (stdout and stderr). */
   log(): string;
   isRunning(): boolean;
+  /** How it exited (code or signal), once it has; undefined while it runs. */
+  exitStatus(): ProcessExit | undefined;
   kill(): Promise<void>;
   /** SIGTERM and wait (graceful stop). */
   stop(): Promise<void>;
@@ -58,6 +62,18 @@ export interface ServiceProcess {
 
 const supervisor = new Supervisor(runPaths.pids);
 let counter = 0;
+/** tsx's ESM hooks, by absolute URL: `--import tsx` would resolve against the cwd of whoever runs us. */
+const tsxEsm = pathToFileURL(createRequire(path.join(repoRoot, 'package.json')).resolve('tsx/esm')).href;
+const serviceEntry = path.join(repoRoot, 'src', 'services', 'bin.ts');
+/**
+ * V8's semi-space cap (MB). Node's default lets the young generation grow to 2 × 16 MB, and a service
+ * that only polls (a relay, an idle consumer) still fills it: ~30 MB of a ~115 MB idle service was new
+ * space (v8.getHeapSpaceStatistics), and the consumer idled at 127–131 MB. 4 MB keeps an idle service at
+ * 85–110 MB (tools/service-rss.ts; 8 MB: 88–115). The price is about twice as many scavenges: the
+ * command-service under 100–335 commands/s paused for GC 2–5 % of its life instead of 1.5–3 % (--trace-gc,
+ * at load 13–17), its request garbage dying young either way.
+ */
+const youngGenerationMb = 4;
 
 export async function startServiceProcess(
   service: string,
@@ -70,33 +86,60 @@ export async function startServiceProcess(
   const name = `svc-${service}-${process.pid}-${Date.now().toString(36)}-${counter}`;
   const logFile = runPaths.log(name);
   fs.rmSync(logFile, { force: true });
+  // One Node process per service (plus tsx's esbuild helper, which it starts on the first transform and
+  // which exits with it), spawned directly rather than through `npx lab service` (three Node processes).
+  // Only the ESM hooks (`tsx/esm`): the services are ESM, nothing require()s a .ts file.
+  const ownerStartTime = procStartTime(process.pid);
+  let exitStatus: ProcessExit | undefined;
+  let onExit: () => void = () => undefined;
+  const exitHeard = new Promise<void>((resolve) => (onExit = resolve));
   const record: ProcessRecord = supervisor.start({
     name,
     command: process.execPath,
-    args: [path.join(repoRoot, 'tools', 'lab-cli', 'lab.mjs'), 'service', service],
+    args: [`--max-semi-space-size=${youngGenerationMb}`, '--import', tsxEsm, serviceEntry, service],
+    cwd: repoRoot,
     env: {
       LAB_SERVICE_CONFIG: JSON.stringify(config),
+      // The owner is this test worker, whatever LAB_OWNER_PID we inherited (under `npx lab run` it names
+      // the shell that ran `lab`, which outlives a crashed worker).
+      LAB_OWNER_PID: String(process.pid),
+      LAB_OWNER_START_TIME: ownerStartTime ?? '',
       ...(options.failpoints ? { LAB_FAILPOINTS: options.failpoints } : {}),
       ...(options.failpointLog ? { LAB_FAILPOINT_LOG: options.failpointLog } : {}),
       ...options.env,
     },
     logFile,
+  }, (code, signal) => {
+    exitStatus = { code, signal };
+    onExit();
   });
   const log = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
+  const readyLine = () =>
+    log()
+      .split('\n')
+      .map((line) => (line.startsWith('{"ready":true') ? (JSON.parse(line) as { url: string }) : undefined))
+      .find(Boolean);
   let url = '';
-  await waitFor(
-    `service ${service} to report ready`,
-    async () => {
-      const ready = log()
-        .split('\n')
-        .map((line) => (line.startsWith('{"ready":true') ? (JSON.parse(line) as { url: string }) : undefined))
-        .find(Boolean);
-      if (ready) url = ready.url;
-      if (!ready && !isAlive(record)) throw new Error(`service ${service} exited during start:\n${log().slice(-3000)}`);
-      return Boolean(ready);
-    },
-    { timeoutMs: 60_000, intervalMs: 100, hint: `see ${logFile}` },
-  );
+  try {
+    await waitFor(
+      `service ${service} to report ready`,
+      async () => {
+        url = readyLine()?.url ?? '';
+        return url !== '';
+      },
+      // A process that died while starting fails the wait at once (a throwing probe would only be
+      // reported when the 60 s ran out).
+      { timeoutMs: 60_000, intervalMs: 100, hint: `see ${logFile}`, giveUp: () => (isAlive(record) || readyLine() ? undefined : 'exited') },
+    );
+  } catch (error) {
+    const died = !isAlive(record);
+    // /proc may show the exit (a zombie) a moment before Node reaps the child and reports its status.
+    if (died) await Promise.race([exitHeard, sleep(1000)]);
+    await supervisor.stop(name, 0); // a service that never became ready is of no use: no orphan, no pid file
+    if (!died) throw error;
+    const how = exitStatus ? (exitStatus.signal ? ` (${exitStatus.signal})` : ` (code ${exitStatus.code})`) : '';
+    throw new Error(`service ${service} exited during start${how}:\n${log().slice(-3000)}`);
+  }
   const exited = async (timeoutMs = 30_000) => waitFor(`${name} to exit`, async () => !isAlive(record), { timeoutMs, intervalMs: 50 });
   return {
     name,
@@ -104,6 +147,7 @@ export async function startServiceProcess(
     pid: record.pid,
     log,
     isRunning: () => isAlive(record),
+    exitStatus: () => exitStatus,
     kill: async () => {
       if (isAlive(record)) process.kill(-record.pid, 'SIGKILL');
       await exited();

@@ -289,6 +289,61 @@ describe('command-service, outbox mode', () => {
   });
 });
 
+describe('command-service, two round trips per command (issue 8)', () => {
+  it('sends a command in two round trips and still tells every refusal apart', async () => {
+    await post(outbox, '/accounts', { accountId: 'hal', owner: 'Hal', currency: 'EUR' });
+    await post(outbox, '/accounts', { accountId: 'ida', owner: 'Ida', currency: 'EUR' });
+    const roundTrips = () => outbox.metrics.value('db_round_trips_total');
+    // BEGIN + key claim + account lock, then the writes with COMMIT: the lock is held for one round trip.
+    let before = await roundTrips();
+    expect((await post(outbox, '/accounts/hal/deposits', { amount: 100 })).status).toBe(201);
+    expect((await roundTrips()) - before).toBe(2);
+    before = await roundTrips();
+    expect((await post(outbox, '/transfers', { transferId: 't-hal-1', fromAccountId: 'hal', toAccountId: 'ida', amount: 30 })).status).toBe(201);
+    expect((await roundTrips()) - before).toBe(2);
+
+    const state = () => rows("SELECT (SELECT COUNT(*) FROM ledger_entries) AS ledger, (SELECT COUNT(*) FROM outbox_event) AS outbox, (SELECT COUNT(*) FROM idempotency_keys) AS idem, (SELECT COUNT(*) FROM transfers) AS transfers");
+    const unchanged = await state();
+    expect(await post(outbox, '/accounts/hal/deposits', { amount: 2 ** 53 - 2 })).toMatchObject({ status: 409, body: { error: 'balance-limit' } });
+    expect(await post(outbox, '/accounts/hal/withdrawals', { amount: 71 })).toMatchObject({ status: 409, body: { error: 'insufficient-funds' } });
+    expect(await post(outbox, '/accounts/nobody/withdrawals', { amount: 1 })).toMatchObject({ status: 404, body: { error: 'account-not-found' } });
+    expect(await post(outbox, '/transfers', { fromAccountId: 'nobody', toAccountId: 'hal', amount: 1 })).toMatchObject({ status: 404, body: { error: 'account-not-found' } });
+    expect(await post(outbox, '/accounts', { accountId: 'hal', owner: 'Again', currency: 'EUR' })).toMatchObject({ status: 409, body: { error: 'account-exists' } });
+    // A transfer id already used is refused as such, also when the funds would not suffice now.
+    expect(await post(outbox, '/transfers', { transferId: 't-hal-1', fromAccountId: 'hal', toAccountId: 'ida', amount: 30 })).toMatchObject({ status: 409, body: { error: 'transfer-exists' } });
+    expect(await post(outbox, '/transfers', { transferId: 't-hal-1', fromAccountId: 'hal', toAccountId: 'ida', amount: 1000 })).toMatchObject({ status: 409, body: { error: 'transfer-exists' } });
+    expect(await state()).toEqual(unchanged);
+    expect(await rows("SELECT id, balance, version FROM accounts WHERE id IN ('hal', 'ida') ORDER BY id")).toEqual([
+      { id: 'hal', balance: 70, version: 3 },
+      { id: 'ida', balance: 30, version: 2 },
+    ]);
+  });
+
+  it('refuses a transfer id that another transaction took while this one was deciding (the primary key, not the early read)', async () => {
+    for (const accountId of ['jo', 'kit', 'lou', 'max']) await post(outbox, '/accounts', { accountId, owner: accountId, currency: 'EUR' });
+    await post(outbox, '/accounts/jo/deposits', { amount: 100 });
+    await post(outbox, '/accounts/lou/deposits', { amount: 100 });
+    // The first transfer reads "no such transfer id", then pauses before sending its writes; the second,
+    // on other accounts (no lock orders the two), writes the same id and commits meanwhile.
+    failpoints.set('command.before-commit', 'sleep(1500,count=1)');
+    try {
+      const slow = post(outbox, '/transfers', { transferId: 't-race', fromAccountId: 'jo', toAccountId: 'kit', amount: 5 });
+      await waitFor('the first transfer to pause before its writes', async () => failpoints.stats()['command.before-commit']?.fired === 1, { timeoutMs: 10_000, intervalMs: 10 });
+      expect(await post(outbox, '/transfers', { transferId: 't-race', fromAccountId: 'lou', toAccountId: 'max', amount: 5 })).toMatchObject({ status: 201 });
+      expect(await slow).toMatchObject({ status: 409, body: { error: 'transfer-exists' } });
+    } finally {
+      failpoints.clear('command.before-commit');
+    }
+    expect(await rows("SELECT id, balance, version FROM accounts WHERE id IN ('jo', 'kit', 'lou', 'max') ORDER BY id")).toEqual([
+      { id: 'jo', balance: 100, version: 2 },
+      { id: 'kit', balance: 0, version: 1 },
+      { id: 'lou', balance: 95, version: 3 },
+      { id: 'max', balance: 5, version: 2 },
+    ]);
+    expect(await rows("SELECT from_account_id FROM transfers WHERE id = 't-race'")).toEqual([{ from_account_id: 'lou' }]);
+  });
+});
+
 describe('command-service, strict request bodies (issue 7)', () => {
   it('refuses unknown properties and duplicated keys with a 400 naming them, and changes nothing', async () => {
     await post(outbox, '/accounts', { accountId: 'strict', owner: 'Stella', currency: 'EUR' });

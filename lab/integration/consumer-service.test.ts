@@ -414,6 +414,8 @@ describe('consumer-service', () => {
       expect(log).toMatch(/DeadLetterRejectedError|rejects even a bare dead letter/);
       expect(log).toContain('consumer failed: ');
       expect(log).toContain('exiting with code 1');
+      await waitFor('the exit status', async () => service.exitStatus() !== undefined, { timeoutMs: 5000, intervalMs: 20 });
+      expect(service.exitStatus()).toEqual({ code: 1, signal: null });
       expect(await recordCount(s.topics.dlq)).toBe(0);
       report('crash: DLQ rejecting every record → fatal log line, process exited with code 1');
     } finally {

@@ -2,8 +2,8 @@
 import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../config.ts';
 
-export function createPool(config: MysqlConfig, connectionLimit = 10): mysql.Pool {
-  return mysql.createPool({ ...config, connectionLimit, connectTimeout: 5000, supportBigNumbers: true, bigNumberStrings: false, dateStrings: false });
+export function createPool(config: MysqlConfig, connectionLimit = 10, options: { multipleStatements?: boolean } = {}): mysql.Pool {
+  return mysql.createPool({ ...config, connectionLimit, connectTimeout: 5000, supportBigNumbers: true, bigNumberStrings: false, dateStrings: false, ...options });
 }
 
 /** MySQL error numbers the services treat as transient: retrying the transaction can succeed. */
@@ -22,6 +22,11 @@ export function isRetryableDbError(error: unknown): boolean {
 
 export function isDuplicateKey(error: unknown): boolean {
   return (error as { errno?: number })?.errno === 1062;
+}
+
+/** A duplicate on a table's primary key (not a secondary unique key). MySQL 8 names it `<table>.PRIMARY`. */
+export function isDuplicatePrimaryKey(error: unknown): boolean {
+  return isDuplicateKey(error) && /for key '(?:[^'.]+\.)?PRIMARY'/.test(String((error as { sqlMessage?: string }).sqlMessage ?? ''));
 }
 
 /** Runs `work` in a transaction on one connection; rolls back on any error. */

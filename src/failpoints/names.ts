@@ -4,7 +4,7 @@
  */
 export const failpointNames = [
   // command-service
-  'command.before-commit', //                    outbox mode: inside the transaction, nothing committed yet
+  'command.before-commit', //                    outbox mode: in the transaction (key claimed, account locked), writes and COMMIT not sent
   'command.after-commit-before-produce', //      direct mode: DB committed, event not produced (E-002 loss)
   'command.after-produce-before-commit', //      direct mode, produce-first: event out, DB not committed (phantom)
   // outbox-relay

@@ -1,10 +1,12 @@
 /**
- * Process entry of one service: `npx lab service <name>` with the config as JSON in LAB_SERVICE_CONFIG.
+ * Running one service as its own process: `node --import tsx src/services/bin.ts <name>` (what the
+ * harness spawns) or `npx lab service <name>`, with the config as JSON in LAB_SERVICE_CONFIG.
  * Prints one line `{"ready":true,"url":…,"pid":…}` on stdout when started (the harness waits for it),
- * stops cleanly on SIGTERM/SIGINT, and exits when its parent (the test worker) goes away, so a crashed
- * test run leaves no service behind. A service whose `failed` resolves (a consumer that crashed for
- * good) is stopped and the process exits with code 1.
+ * stops cleanly on SIGTERM/SIGINT, and exits when its owner (LAB_OWNER_PID: the test worker that
+ * started it) goes away, so a crashed test run leaves no service behind. A service whose `failed`
+ * resolves (a consumer that crashed for good) is stopped and the process exits with code 1.
  */
+import fs from 'node:fs';
 import { serviceStarters } from './index.ts';
 
 export async function runService(name: string): Promise<void> {
@@ -32,13 +34,31 @@ export async function runService(name: string): Promise<void> {
   });
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
-  // Exit with the process that started us (LAB_OWNER_PID, set by the `lab` wrapper; else our parent).
+  // Exit with the process that started us: LAB_OWNER_PID (set by the harness, or by the `lab` wrapper),
+  // else our parent. LAB_OWNER_START_TIME, when given, tells the owner from a later process that was
+  // handed its pid: a test run churns through thousands of pids, and a watch that only asks "is pid N
+  // alive?" would keep an orphan running behind a recycled pid.
   const owner = Number(process.env.LAB_OWNER_PID ?? process.ppid);
+  const ownerStartTime = process.env.LAB_OWNER_START_TIME || undefined;
   setInterval(() => {
-    try {
-      process.kill(owner, 0);
-    } catch {
-      void stop(0);
-    }
+    if (!ownerAlive(owner, ownerStartTime)) void stop(0);
   }, 500).unref();
+}
+
+function ownerAlive(pid: number, startTime: string | undefined): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  if (startTime === undefined) return true;
+  try {
+    // Field 22 of /proc/<pid>/stat (clock ticks since boot at start), as the supervisor records it; a
+    // zombie (state Z) is dead too. The command name (field 2) may hold spaces: split after the last ')'.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] !== 'Z' && fields[19] === startTime;
+  } catch {
+    return false;
+  }
 }

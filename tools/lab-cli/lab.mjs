@@ -11,10 +11,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const require = createRequire(path.join(root, 'package.json'));
 const tsxCli = require.resolve('tsx/cli');
 // The owner (whoever started `lab …`) is handed down, so a service can watch it directly: its own
-// parent is tsx, which outlives a killed wrapper.
+// parent is tsx, which outlives a killed wrapper. An owner start time only travels with the owner pid
+// it belongs to (a service compares the two, see src/services/main.ts).
+const owner = process.env.LAB_OWNER_PID ? {} : { LAB_OWNER_PID: String(process.ppid), LAB_OWNER_START_TIME: '' };
 const child = spawn(process.execPath, [tsxCli, path.join(root, 'lab', 'cli.ts'), ...process.argv.slice(2)], {
   stdio: 'inherit',
-  env: { ...process.env, LAB_OWNER_PID: process.env.LAB_OWNER_PID ?? String(process.ppid) },
+  env: { ...process.env, ...owner },
 });
 
 // Ctrl-C reaches the whole foreground process group, the child included: let the child run its own

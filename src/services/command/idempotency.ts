@@ -10,9 +10,8 @@
  * evaluated again against the current state.
  */
 import { createHash } from 'node:crypto';
-import { isDuplicateKey } from '../../db/pool.ts';
 import { HttpError } from '../../http/server.ts';
-import type { Query } from './query.ts';
+import type { Query, Statement } from './query.ts';
 
 export const idempotencyKeyHeader = 'idempotency-key';
 export const replayedHeader = 'Idempotent-Replayed';
@@ -57,18 +56,17 @@ export class KeyAlreadyUsed extends Error {
   }
 }
 
-/** Claims the key in the current transaction (placeholder response, completed before COMMIT). */
-export async function claimKey(query: Query, key: string, hash: string): Promise<void> {
-  try {
-    await query("INSERT INTO idempotency_keys (idempotency_key, request_hash, status_code, response_body) VALUES (?, ?, 0, '')", [key, hash]);
-  } catch (error) {
-    if (isDuplicateKey(error)) throw new KeyAlreadyUsed(key);
-    throw error;
-  }
+/**
+ * Claims the key in the current transaction (placeholder response, completed before COMMIT). Sent in the
+ * first round trip, before any account lock: a duplicate request waits here for the first one's
+ * transaction, not on the account. A duplicate key error (1062) from it is `KeyAlreadyUsed`.
+ */
+export function claimKey(key: string, hash: string): Statement {
+  return { sql: "INSERT INTO idempotency_keys (idempotency_key, request_hash, status_code, response_body) VALUES (?, ?, 0, '')", params: [key, hash] };
 }
 
-export async function completeKey(query: Query, key: string, response: StoredResponse): Promise<void> {
-  await query('UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE idempotency_key = ?', [response.statusCode, JSON.stringify(response.body), key]);
+export function completeKey(key: string, response: StoredResponse): Statement {
+  return { sql: 'UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE idempotency_key = ?', params: [response.statusCode, JSON.stringify(response.body), key] };
 }
 
 /**

@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CommonConfig } from '../../config.ts';
-import { createPool, isRetryableDbError } from '../../db/pool.ts';
+import { createPool, isDuplicateKey, isDuplicatePrimaryKey, isRetryableDbError } from '../../db/pool.ts';
 import type { EventEnvelope } from '../../envelope/envelope.ts';
 import { failpoint } from '../../failpoints/index.ts';
 import { createHttpServer, HttpError, listen } from '../../http/server.ts';
@@ -32,9 +32,9 @@ import { createLogger } from '../../observability/logger.ts';
 import { ServiceMetrics } from '../../observability/metrics.ts';
 import type { RunningService } from '../service.ts';
 import { claimKey, completeKey, idempotencyKeyHeader, KeyAlreadyUsed, replayedHeader, requestHash, requireIdempotencyKey, storedResponse } from './idempotency.ts';
-import { deposit, openAccount, readAccount, transfer, withdraw, type CommandContext, type CommandResult } from './ledger.ts';
+import { deposit, openAccount, readAccount, transfer, withdraw, type CommandContext, type CommandPlan, type CommandResult } from './ledger.ts';
 import { defaultOutboxShards, insertOutboxEvents, outboxShard } from './outbox.ts';
-import { countingQuery, type Query } from './query.ts';
+import { countingQuery, runBatch, type Statement } from './query.ts';
 import { accountParams, amountBody, assertJsonNumbers, openAccountBody, transferBody } from './validation.ts';
 
 export interface CommandServiceConfig extends CommonConfig {
@@ -54,6 +54,9 @@ type CommandType = 'open-account' | 'deposit' | 'withdrawal' | 'transfer';
 /** Deadlocks / lock wait timeouts are retried this often, but only while nothing has left the service. */
 const maxDbAttempts = 3;
 
+const begin: Statement = { sql: 'START TRANSACTION', params: [] };
+const commit: Statement = { sql: 'COMMIT', params: [] };
+
 export async function startCommandService(config: CommandServiceConfig): Promise<RunningService> {
   if (config.mode !== 'outbox' && config.mode !== 'direct') throw new Error(`command-service: mode must be 'outbox' or 'direct', got '${String(config.mode)}'`);
   const directOrder = config.directOrder ?? 'commit-then-produce';
@@ -67,8 +70,11 @@ export async function startCommandService(config: CommandServiceConfig): Promise
   const dbQueries = metrics.counter('db_queries_total', 'SQL statements sent by the command-service');
   const eventsWritten = metrics.counter('events_written_total', 'Events written, to the outbox or produced directly', ['mode']);
 
-  const pool = createPool(config.mysql, config.dbConnections ?? 16);
+  const dbRoundTrips = metrics.counter('db_round_trips_total', 'Round trips to MySQL (a batch of statements is one)');
+  // multipleStatements: a command's statements go in two batches (query.ts, runBatch).
+  const pool = createPool(config.mysql, config.dbConnections ?? 16, { multipleStatements: true });
   const poolQuery = countingQuery(pool, dbQueries);
+  const batchCounters = { statements: dbQueries, roundTrips: dbRoundTrips };
   const publisher =
     config.mode === 'direct'
       ? new EventPublisher({
@@ -86,58 +92,82 @@ export async function startCommandService(config: CommandServiceConfig): Promise
     eventsWritten.inc({ mode: 'direct' }, envelopes.length);
   };
 
-  /** One transaction: key claim, domain change, events out (per mode), key completion, COMMIT. */
-  async function runOnce<B>(key: string, hash: string, run: (query: Query) => Promise<CommandResult<B>>, state: { irrevocable: boolean }): Promise<CommandResult<B>> {
+  /**
+   * One transaction in two round trips (three in produce-then-commit):
+   *   1. BEGIN; claim the key; the plan's reads (account rows locked FOR UPDATE)
+   *   2. the plan's writes; complete the key; outbox rows (outbox mode); COMMIT
+   * The account lock is taken at the end of the first and held through the second, so the lock is held
+   * for one round trip and the commit. The outbox rows come after the lock (version n's row gets a smaller
+   * id than n+1's), and the key and the outbox rows commit with the domain change or not at all.
+   */
+  async function runOnce<B>(key: string, hash: string, plan: CommandPlan<B>, state: { irrevocable: boolean }): Promise<CommandResult<B>> {
     const connection = await pool.getConnection();
-    const query = countingQuery(connection, dbQueries);
+    const batch = (statements: Statement[]) => runBatch(connection, statements, batchCounters);
     let committed = false;
-    // BEGIN and COMMIT are round trips too: counted, so outbox and direct mode compare fairly.
-    const commit = async () => {
-      dbQueries.inc();
-      await connection.commit();
-      committed = true;
-    };
     try {
-      dbQueries.inc();
-      await connection.beginTransaction();
-      await claimKey(query, key, hash);
-      const result = await run(query);
-      await completeKey(query, key, { statusCode: 201, body: result.body });
-      if (config.mode === 'outbox') {
-        await insertOutboxEvents(query, result.envelopes, shards);
-        await failpoint('command.before-commit');
-        await commit();
-        eventsWritten.inc({ mode: 'outbox' }, result.envelopes.length);
-      } else if (directOrder === 'commit-then-produce') {
-        await commit();
-        state.irrevocable = true; // committed: a retry would apply the change twice
-        try {
-          await failpoint('command.after-commit-before-produce');
-          await publish(result.envelopes);
-        } catch (error) {
-          // The dual-write problem, visible: money moved, the event is lost.
-          logger.error({ err: error, eventIds: result.envelopes.map((e) => e.eventId), traceId: result.envelopes[0]?.traceId }, 'committed but produce failed: events lost');
-          throw new HttpError(500, 'produce-failed', `the change committed but its events were not produced: ${(error as Error).message}`);
-        }
-      } else {
-        state.irrevocable = true; // the produce may reach Kafka even if it reports a failure
-        await publish(result.envelopes);
-        await failpoint('command.after-produce-before-commit');
-        await commit();
+      let rows: unknown[];
+      try {
+        rows = await batch([begin, claimKey(key, hash), ...plan.reads]);
+      } catch (error) {
+        // The claim is the first batch's only INSERT: a duplicate there means the key is stored.
+        if (isDuplicateKey(error)) throw new KeyAlreadyUsed(key);
+        throw error;
       }
-      for (const envelope of result.envelopes) {
-        logger.info({ eventId: envelope.eventId, traceId: envelope.traceId, eventType: envelope.eventType, aggregateId: envelope.aggregateId, aggregateVersion: envelope.aggregateVersion, mode: config.mode }, 'event written');
+      const { writes, result } = plan.decide(rows.slice(2) as unknown[][]);
+      const changes = [...writes, completeKey(key, { statusCode: 201, body: result.body }), ...(config.mode === 'outbox' ? insertOutboxEvents(result.envelopes, shards) : [])];
+      try {
+        if (config.mode === 'outbox') {
+          // Inside the transaction with the lock held, nothing sent that could commit: what a crash
+          // "before commit" means. The writes and COMMIT then go together; the server runs COMMIT only
+          // if every write before it succeeded.
+          await failpoint('command.before-commit');
+          await batch([...changes, commit]);
+          committed = true;
+          eventsWritten.inc({ mode: 'outbox' }, result.envelopes.length);
+        } else if (directOrder === 'commit-then-produce') {
+          await batch([...changes, commit]);
+          committed = true;
+          state.irrevocable = true; // committed: a retry would apply the change twice
+          try {
+            await failpoint('command.after-commit-before-produce');
+            await publish(result.envelopes);
+          } catch (error) {
+            // The dual-write problem, visible: money moved, the event is lost.
+            logger.error({ err: error, eventIds: result.envelopes.map((e) => e.eventId), traceId: result.envelopes[0]?.traceId }, 'committed but produce failed: events lost');
+            throw new HttpError(500, 'produce-failed', `the change committed but its events were not produced: ${(error as Error).message}`);
+          }
+        } else {
+          // The writes must have succeeded before the produce (a refused write never reaches Kafka);
+          // COMMIT comes after it, in its own round trip.
+          await batch(changes);
+          state.irrevocable = true; // the produce may reach Kafka even if it reports a failure
+          await publish(result.envelopes);
+          await failpoint('command.after-produce-before-commit');
+          await batch([commit]);
+          committed = true;
+        }
+      } catch (error) {
+        // Only the account or transfer row has a primary key the client chose (ledger and outbox rows
+        // are keyed by fresh event ids): a duplicate on one is the plan's 409.
+        if (!committed && plan.duplicate && isDuplicatePrimaryKey(error)) throw plan.duplicate;
+        throw error;
+      }
+      if (logger.isLevelEnabled('info')) {
+        for (const envelope of result.envelopes) {
+          logger.info({ eventId: envelope.eventId, traceId: envelope.traceId, eventType: envelope.eventType, aggregateId: envelope.aggregateId, aggregateVersion: envelope.aggregateVersion, mode: config.mode }, 'event written');
+        }
       }
       return result;
     } catch (error) {
-      if (!committed) await connection.rollback().catch(() => undefined);
+      // Also after a failed first batch: its BEGIN ran even when the claim did not.
+      if (!committed) await connection.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       connection.release();
     }
   }
 
-  async function execute<B>(type: CommandType, request: FastifyRequest, reply: FastifyReply, run: (query: Query, context: CommandContext) => Promise<CommandResult<B>>) {
+  async function execute<B>(type: CommandType, request: FastifyRequest, reply: FastifyReply, plan: (context: CommandContext) => CommandPlan<B>) {
     const key = requireIdempotencyKey(request.headers[idempotencyKeyHeader]);
     const hash = requestHash(request.method, request.url.split('?')[0]!, request.body);
     const context: CommandContext = { traceId: traceIdOf(request) };
@@ -145,7 +175,8 @@ export async function startCommandService(config: CommandServiceConfig): Promise
       for (let attempt = 1; ; attempt += 1) {
         const state = { irrevocable: false };
         try {
-          const result = await runOnce(key, hash, (query) => run(query, context), state);
+          // A fresh plan per attempt: new event ids, as the rolled-back attempt's never existed.
+          const result = await runOnce(key, hash, plan(context), state);
           commands.inc({ type, result: 'ok' });
           return reply.status(201).send(result.body);
         } catch (error) {
@@ -182,22 +213,22 @@ export async function startCommandService(config: CommandServiceConfig): Promise
   app.post<{ Body: { accountId?: string; owner: string; currency: string } }>(
     '/accounts',
     { schema: { body: openAccountBody }, preValidation: guard([]) },
-    (request, reply) => execute('open-account', request, reply, (query, context) => openAccount(query, request.body, context)),
+    (request, reply) => execute('open-account', request, reply, (context) => openAccount(request.body, context)),
   );
   app.post<{ Params: { id: string }; Body: { amount: number } }>(
     '/accounts/:id/deposits',
     { schema: { params: accountParams, body: amountBody }, preValidation: guard(['amount']) },
-    (request, reply) => execute('deposit', request, reply, (query, context) => deposit(query, request.params.id, request.body.amount, context)),
+    (request, reply) => execute('deposit', request, reply, (context) => deposit(request.params.id, request.body.amount, context)),
   );
   app.post<{ Params: { id: string }; Body: { amount: number } }>(
     '/accounts/:id/withdrawals',
     { schema: { params: accountParams, body: amountBody }, preValidation: guard(['amount']) },
-    (request, reply) => execute('withdrawal', request, reply, (query, context) => withdraw(query, request.params.id, request.body.amount, context)),
+    (request, reply) => execute('withdrawal', request, reply, (context) => withdraw(request.params.id, request.body.amount, context)),
   );
   app.post<{ Body: { transferId?: string; fromAccountId: string; toAccountId: string; amount: number } }>(
     '/transfers',
     { schema: { body: transferBody }, preValidation: guard(['amount']) },
-    (request, reply) => execute('transfer', request, reply, (query, context) => transfer(query, request.body, context)),
+    (request, reply) => execute('transfer', request, reply, (context) => transfer(request.body, context)),
   );
   app.get<{ Params: { id: string } }>('/accounts/:id', { schema: { params: accountParams } }, async (request) => readAccount(poolQuery, request.params.id));
 

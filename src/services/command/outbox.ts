@@ -9,7 +9,7 @@
 import zlib from 'node:zlib';
 import type { EventEnvelope } from '../../envelope/envelope.ts';
 import { envelopeHeaders } from '../../kafka/event-publisher.ts';
-import type { Query } from './query.ts';
+import type { Statement } from './query.ts';
 
 export const defaultOutboxShards = 16;
 
@@ -33,11 +33,17 @@ export function outboxRow(envelope: EventEnvelope, shards = defaultOutboxShards)
   ];
 }
 
-/** Inserts the envelopes in order (ids ascend in this order, which is the order the relay publishes). */
-export async function insertOutboxEvents(query: Query, envelopes: EventEnvelope[], shards = defaultOutboxShards): Promise<void> {
-  if (envelopes.length === 0) return;
-  await query(
-    'INSERT INTO outbox_event (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, shard, payload, headers) VALUES ?',
-    [envelopes.map((envelope) => outboxRow(envelope, shards))],
-  );
+/**
+ * The outbox rows of a command in one INSERT, in the envelopes' order (ids ascend in this order, which is
+ * the order the relay publishes). Must run after the account's row lock is taken: the lock is what makes
+ * version n's row get a smaller id than version n+1's.
+ */
+export function insertOutboxEvents(envelopes: EventEnvelope[], shards = defaultOutboxShards): Statement[] {
+  if (envelopes.length === 0) return [];
+  return [
+    {
+      sql: 'INSERT INTO outbox_event (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, shard, payload, headers) VALUES ?',
+      params: [envelopes.map((envelope) => outboxRow(envelope, shards))],
+    },
+  ];
 }
