@@ -47,7 +47,7 @@ describe('planBatch', () => {
     const history = fc.array(fc.record({ account: fc.constantFrom('a', 'b', 'c', 'd'), amount: fc.integer({ min: 1, max: 1000 }), debit: fc.boolean() }), { minLength: 1, maxLength: 200 });
     fc.assert(
       fc.property(history, fc.constantFrom(0, 1, 5), (steps, startVersion) => {
-        const start = new Map(startVersion ? ['a', 'b', 'c', 'd'].map((id) => [id, { balance: 100_000, version: startVersion }] as const) : []);
+        const start = new Map(startVersion ? ['a', 'b', 'c', 'd'].map((id) => [id, { balance: 100_000, version: startVersion as number }] as const) : []);
         const versions = new Map([...start].map(([id, row]) => [id, row.version]));
         const events = steps.map(({ account, amount, debit }) => {
           const version = (versions.get(account) ?? 0) + 1;
