@@ -37,6 +37,12 @@ export interface ArmResult {
   /** Path of the arm's JSON-lines history, relative to the run directory. */
   historyFile?: string;
   seed?: number;
+  /** The command that re-runs this arm (and a property's failing case): `LAB_SEED=… LAB_PATH=… npx vitest run lab/e-00x -t '…'`. */
+  replay?: string;
+  /** Each named expectation as judged (lab/kit/expectations.ts); `expected`/`observed` above summarize them. */
+  expectations?: Array<{ name: string; kind: 'always' | 'sometimes'; expected: string; observed: number | undefined; holds: boolean }>;
+  /** Why the arm failed, when a case threw (a timeout, a broken expectation). */
+  error?: string;
   recordedAt?: string;
 }
 
