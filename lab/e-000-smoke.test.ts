@@ -27,6 +27,7 @@ import { sleep, waitFor } from './infra/ports.ts';
 import { labEnvironment } from './infra/vitest.ts';
 import { setLinkEnabled } from './nemesis/links.ts';
 import { createTopicsAndWait } from '../src/kafka/topics.ts';
+import { median } from './util/statistics.ts';
 
 const env = labEnvironment();
 const id = isolationId(env, 'e000');
@@ -86,11 +87,6 @@ async function readAll(name: string, expected: number, options: { readUncommitte
     await consumer.disconnect();
   }
   return records;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 describe('E-000 smoke: Kafka', () => {

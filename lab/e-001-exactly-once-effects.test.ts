@@ -50,6 +50,7 @@ import { startCommandService } from '../src/services/command/index.ts';
 import { startNotificationGateway } from '../src/services/notification-gateway/index.ts';
 import { startQueryService } from '../src/services/query/index.ts';
 import type { RunningService } from '../src/services/service.ts';
+import { percentile } from './util/statistics.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[e-001] ${line}`);
@@ -71,11 +72,6 @@ async function releaseCase(): Promise<void> {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 }
 afterEach(releaseCase);
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0;
-}
 
 /** Keeps one process per role alive: restarts whatever died, counts deaths. */
 class Keeper {

@@ -68,6 +68,7 @@ import { EnvelopeSerde, frame, newEnvelope, RegistrySchemaSource, type EventEnve
 import { eventHeaders, failureHeaders, type KafkaHeaders } from '../src/kafka/headers.ts';
 import { ensureTopics } from '../src/kafka/topics.ts';
 import type { ReplayReport } from '../src/services/replay/index.ts';
+import { percentile } from './util/statistics.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[e-005] ${line}`);
@@ -183,11 +184,6 @@ async function failpointFired(url: string, name: string): Promise<number> {
 async function appliedAt(database: IsolatedDatabase, eventIds: string[]): Promise<Map<string, number>> {
   const [rows] = await database.pool.query<RowDataPacket[]>('SELECT event_id, UNIX_TIMESTAMP(applied_at) * 1000 AS t FROM applied_event_log WHERE event_id IN (?)', [eventIds]);
   return new Map(rows.map((r) => [r.event_id as string, Number(r.t)]));
-}
-
-function percentile(values: number[], q: number): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]! : Number.NaN;
 }
 
 const ms = (n: number) => `${Math.round(n)} ms`;
@@ -480,7 +476,7 @@ describe('E-005 DLQ and controlled replay', () => {
         totals.doubleApplied += once.counts.duplicated!;
         totals.retries += retries;
         totals.badDeadLetters += mismatches.length;
-        report(`poison case ${n}: ${good.length} good deposits among ${poison.length} poison records on ${Math.min(partitions, accounts.length)} partitions; DLQ ${dead.length}, retries ${retries}; good-event latency p50/p99 baseline ${ms(percentile(base, 0.5))}/${ms(percentile(base, 0.99))}, with poison ${ms(percentile(withPoison, 0.5))}/${ms(percentile(withPoison, 0.99))}`);
+        report(`poison case ${n}: ${good.length} good deposits among ${poison.length} poison records on ${Math.min(partitions, accounts.length)} partitions; DLQ ${dead.length}, retries ${retries}; good-event latency p50/p99 baseline ${ms(percentile(base, 50))}/${ms(percentile(base, 99))}, with poison ${ms(percentile(withPoison, 50))}/${ms(percentile(withPoison, 99))}`);
         expect(mismatches).toEqual([]);
         expect(dead).toHaveLength(poison.length);
         expect(dlqTotal).toBe(poison.length);
@@ -491,10 +487,10 @@ describe('E-005 DLQ and controlled replay', () => {
     );
     const numbers = {
       ...totals,
-      'latency p50 baseline ms': Math.round(percentile(latency.baseline, 0.5)),
-      'latency p99 baseline ms': Math.round(percentile(latency.baseline, 0.99)),
-      'latency p50 with poison ms': Math.round(percentile(latency.poison, 0.5)),
-      'latency p99 with poison ms': Math.round(percentile(latency.poison, 0.99)),
+      'latency p50 baseline ms': Math.round(percentile(latency.baseline, 50)),
+      'latency p99 baseline ms': Math.round(percentile(latency.baseline, 99)),
+      'latency p50 with poison ms': Math.round(percentile(latency.poison, 50)),
+      'latency p99 with poison ms': Math.round(percentile(latency.poison, 99)),
       ...Object.fromEntries(Object.entries(byClass).map(([k, v]) => [`DLQ ${k}`, v])),
     };
     report(`poison isolation: ${totals.cases} cases, ${totals.poison} poison records (${Object.entries(byClass).sort().map(([k, v]) => `${k} ${v}`).join(', ')}) → DLQ ${totals.dlq} with full headers (${totals.badDeadLetters} incomplete), retries ${totals.retries}; ${totals.good} good events, lost ${totals.lost}, double-applied ${totals.doubleApplied}; good-event latency p50/p99 baseline ${numbers['latency p50 baseline ms']}/${numbers['latency p99 baseline ms']} ms, while poison flows ${numbers['latency p50 with poison ms']}/${numbers['latency p99 with poison ms']} ms`);

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { History } from '../history/history.ts';
 import { repoRoot } from '../infra/paths.ts';
+import { percentiles } from '../util/statistics.ts';
 
 export interface TimelinePoint {
   /** ms since the arm's history started. */
@@ -66,13 +67,8 @@ export function timelineOf(history: History, bucketMs = 1000): TimelinePoint[] {
   return [...buckets.entries()]
     .sort(([a], [b]) => a - b)
     .map(([t, latencies]) => {
-      const sorted = latencies.sort((a, b) => a - b);
-      return {
-        t,
-        throughput: (latencies.length * 1000) / bucketMs,
-        latencyP50: sorted[Math.floor(sorted.length * 0.5)]!,
-        latencyP99: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!,
-      };
+      const { 50: latencyP50, 99: latencyP99 } = percentiles(latencies, [50, 99]);
+      return { t, throughput: (latencies.length * 1000) / bucketMs, latencyP50, latencyP99 };
     });
 }
 
