@@ -34,18 +34,14 @@ export async function createArena(env: LabEnvironment, name: string, partitions:
   const failpointLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), `${id}-`)), 'crashes.jsonl');
   const processes: ServiceProcess[] = [];
   const deferred: Array<() => Promise<unknown>> = [];
-  let disposed: Promise<void> | undefined;
-  const dispose = (): Promise<void> =>
-    (disposed ??= (async () => {
-      live.delete(dispose);
-      for (const p of processes) await p.kill().catch(() => undefined);
-      for (const cleanup of deferred.reverse()) await cleanup().catch(() => undefined);
-      await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-      await admin.disconnect().catch(() => undefined);
-      await database.drop().catch(() => undefined);
-      fs.rmSync(path.dirname(failpointLog), { recursive: true, force: true });
-    })());
-  live.add(dispose);
+  const dispose = trackArena(async () => {
+    for (const p of processes) await p.kill().catch(() => undefined);
+    for (const cleanup of deferred.reverse()) await cleanup().catch(() => undefined);
+    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    await database.drop().catch(() => undefined);
+    fs.rmSync(path.dirname(failpointLog), { recursive: true, force: true });
+  });
   return {
     id,
     database,
@@ -67,6 +63,17 @@ export async function createArena(env: LabEnvironment, name: string, partitions:
     dispose,
     [Symbol.asyncDispose]: dispose,
   };
+}
+
+/**
+ * Makes `cleanup` an arena's idempotent dispose and registers it for the `disposeArenas` safety net (for
+ * arenas of another shape than `createArena`'s, e.g. a topic and a proxy of one producer case).
+ */
+export function trackArena(cleanup: () => Promise<void>): () => Promise<void> {
+  let disposed: Promise<void> | undefined;
+  const dispose = (): Promise<void> => (disposed ??= (live.delete(dispose), cleanup()));
+  live.add(dispose);
+  return dispose;
 }
 
 /** Tears down every arena not disposed yet, newest first (use as `afterEach(disposeArenas)`). */

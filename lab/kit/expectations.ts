@@ -36,6 +36,7 @@ export const equals = comparison('=', (v, t) => v === t);
 export const atLeast = comparison('≥', (v, t) => v >= t);
 export const above = comparison('>', (v, t) => v > t);
 export const atMost = comparison('≤', (v, t) => v <= t);
+export const below = comparison('<', (v, t) => v < t);
 
 export type Expectations = Record<string, Expectation>;
 export type ExpectationKind = 'always' | 'sometimes';

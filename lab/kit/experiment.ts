@@ -52,6 +52,8 @@ export interface CaseContext<A, C> {
 export interface ArmSpec<A, C = undefined> {
   /** Short, for the arena's name (`before` → database `<prefix>_e004_before0_…`). */
   label?: string;
+  /** This arm's own kind of arena, when it differs from the experiment's. */
+  arena?: (label: string) => Promise<A>;
   /** Claims every case must satisfy. */
   expect?: Expectations;
   /** Claims at least one case must satisfy: the fault path really fired. An arm where none did fails. */
@@ -120,7 +122,7 @@ export function replayCommand(suite: string, arm: string, property?: { seed: num
  * replay command) when it does not.
  */
 export async function runArm<A extends AsyncDisposable, C>(
-  experiment: ExperimentSpec<A>,
+  experiment: Omit<ExperimentSpec<AsyncDisposable>, 'arena'> & { arena?: (label: string) => Promise<AsyncDisposable> },
   arm: string,
   spec: ArmSpec<A, C> & Partial<Pick<PropertySpec<A, C>, 'cases' | 'runs'>>,
   sink: ArmSink = consoleSink(experiment.id),
@@ -136,7 +138,10 @@ export async function runArm<A extends AsyncDisposable, C>(
     const history = new History(`${experiment.id} ${arm} #${index}`);
     lastHistory = history;
     try {
-      await using arena = await experiment.arena(label(index));
+      // Without an arena of its own, an arm gets the experiment's (experiment() types A as that one).
+      const open = (spec.arena ?? experiment.arena) as ((label: string) => Promise<A>) | undefined;
+      if (!open) throw new Error(`${experiment.id} ${arm}: no arena (give the experiment or the arm one)`);
+      await using arena = await open(label(index));
       const numbers = await spec.run({ arena, history, input, index, log: sink.log });
       const record = { numbers, always: evaluate(spec.expect, numbers, 'always'), sometimes: evaluate(spec.sometimes, numbers, 'sometimes') };
       cases.push(record);
@@ -243,18 +248,19 @@ function firstLine(error: unknown): string {
  * through `runArm`. Arenas a timed-out case left behind are disposed after each test as a safety net.
  */
 export function experiment<A extends AsyncDisposable>(spec: ExperimentSpec<A>) {
+  type Own<B> = { arena: (label: string) => Promise<B> };
   afterEach(disposeArenas);
   const sink = consoleSink(spec.id);
   const builder = {
     /** One case: a deterministic arm (❌ arms reproduce with certainty). */
-    arm(name: string, arm: ArmSpec<A>) {
-      describe(`${spec.id} ${spec.title}`, () => it(name, async () => void (await runArm(spec, name, arm, sink))));
+    arm<B extends AsyncDisposable = A>(name: string, arm: ArmSpec<B> & (B extends A ? unknown : Own<B>)) {
+      describe(`${spec.id} ${spec.title}`, () => it(name, async () => void (await runArm<B, undefined>(spec, name, arm, sink))));
       return builder;
     },
     /** Generated cases (fast-check): LAB_RUNS, LAB_SEED, LAB_PATH, LAB_SHRINK apply. */
-    property<C>(name: string, property: PropertySpec<A, C>) {
+    property<C, B extends AsyncDisposable = A>(name: string, property: PropertySpec<B, C> & (B extends A ? unknown : Own<B>)) {
       const timeout = property.caseTimeoutMs ? propertyTimeout(property.caseTimeoutMs, property.runs ?? 2) : undefined;
-      describe(`${spec.id} ${spec.title}`, () => it(name, async () => void (await runArm(spec, name, property, sink)), timeout));
+      describe(`${spec.id} ${spec.title}`, () => it(name, async () => void (await runArm<B, C>(spec, name, property, sink)), timeout));
       return builder;
     },
     /** Prints an `[e-00x] …` line. */

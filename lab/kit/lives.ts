@@ -55,10 +55,18 @@ export class Lives {
     return this.next();
   }
 
+  /** Runs every (remaining) scheduled life to its death; starts no clean life after them. */
+  async crashAll(timeoutMs?: number): Promise<void> {
+    if (this.armed) await this.died(timeoutMs);
+    while (this.index < this.schedule.length) {
+      await this.next();
+      await this.died(timeoutMs);
+    }
+  }
+
   /** Runs every scheduled life to its death and returns the clean last life. */
   async throughAll(timeoutMs?: number): Promise<ServiceProcess> {
-    let service = this.current ?? (await this.next());
-    while (this.armed) service = await this.restart(timeoutMs);
-    return service;
+    await this.crashAll(timeoutMs);
+    return this.next();
   }
 }

@@ -134,6 +134,19 @@ describe('experiment runner (lab/kit) on fake arms', () => {
     expect(state.disposed).toEqual(state.created);
   });
 
+  it('an arm may bring its own kind of arena', async () => {
+    const { spec, state } = fakeExperiment();
+    const { sink } = fakeSink();
+    const own = { created: 0, disposed: 0 };
+    await runArm(spec, '❌ own arena', {
+      arena: async () => ((own.created += 1), { topic: 't', [Symbol.asyncDispose]: async () => void (own.disposed += 1) }),
+      expect: { ok: equals(1) },
+      run: async ({ arena }) => ({ ok: arena.topic === 't' ? 1 : 0 }),
+    }, sink);
+    expect(own).toEqual({ created: 1, disposed: 1 });
+    expect(state.created).toEqual([]);
+  });
+
   it('a number the case did not return fails its expectation (a typo never passes)', () => {
     expect(evaluate({ lsot: equals(0) }, { lost: 0 }, 'always')[0]!.holds).toBe(false);
   });
