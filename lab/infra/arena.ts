@@ -58,11 +58,27 @@ export async function createArena(env: LabEnvironment, name: string, partitions:
       processes.push(p);
       return p;
     },
+    /** A service running in this process, stopped when the arena is disposed. */
+    own: <S extends { stop(): Promise<unknown> }>(service: S): S => (deferred.push(() => service.stop()), service),
     /** Runs `cleanup` when the arena is disposed (before its topics and database go), newest first. */
     defer: (cleanup: () => Promise<unknown>) => void deferred.push(cleanup),
     dispose,
     [Symbol.asyncDispose]: dispose,
   };
+}
+
+/** A Kafka-only arena: a topic prefix and an admin client; what is deferred runs first on disposal, newest first. */
+export async function createKafkaArena(env: LabEnvironment, name: string) {
+  const id = isolationId(env, name);
+  const admin = kafka(env, `${id}-admin`).admin();
+  await admin.connect();
+  const deferred: Array<() => Promise<unknown>> = [];
+  const dispose = trackArena(async () => {
+    for (const cleanup of deferred.reverse()) await cleanup().catch(() => undefined);
+    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  });
+  return { id, admin, defer: (cleanup: () => Promise<unknown>) => void deferred.push(cleanup), dispose, [Symbol.asyncDispose]: dispose };
 }
 
 /**
