@@ -35,8 +35,9 @@ export async function createArena(env: LabEnvironment, name: string, partitions:
   const processes: ServiceProcess[] = [];
   const deferred: Array<() => Promise<unknown>> = [];
   const dispose = trackArena(async () => {
-    for (const p of processes) await p.kill().catch(() => undefined);
+    // Deferred first (heal faults, stop keepers that would restart processes, stop in-process services).
     for (const cleanup of deferred.reverse()) await cleanup().catch(() => undefined);
+    for (const p of processes) await p.kill().catch(() => undefined);
     await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     await database.drop().catch(() => undefined);
@@ -60,7 +61,7 @@ export async function createArena(env: LabEnvironment, name: string, partitions:
     },
     /** A service running in this process, stopped when the arena is disposed. */
     own: <S extends { stop(): Promise<unknown> }>(service: S): S => (deferred.push(() => service.stop()), service),
-    /** Runs `cleanup` when the arena is disposed (before its topics and database go), newest first. */
+    /** Runs `cleanup` when the arena is disposed (first: before its processes, topics and database go), newest first. */
     defer: (cleanup: () => Promise<unknown>) => void deferred.push(cleanup),
     dispose,
     [Symbol.asyncDispose]: dispose,
