@@ -24,7 +24,7 @@ import { startOutboxRelay } from '../src/services/relay/index.ts';
 import type { RunningService } from '../src/services/service.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
 import { sleep } from '../lab/infra/ports.ts';
-import { percentile } from '../lab/report/statistics.ts';
+import { percentile } from '../lab/util/statistics.ts';
 import { paced } from './drivers.ts';
 import { progress, repetitions } from './progress.ts';
 import { drainTimeoutMs, scalar, withScope, type Scope } from './scope.ts';

@@ -4,7 +4,7 @@
  * a number means little without the load it was measured under.
  */
 import os from 'node:os';
-import { median } from '../lab/report/statistics.ts';
+import { median } from '../lab/util/statistics.ts';
 
 /** One repetition's figure and the load (os.loadavg, 1 min) at the moment it was taken. */
 export interface Sample {

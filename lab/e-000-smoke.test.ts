@@ -26,8 +26,8 @@ import { createDatabase, deleteKeysWithPrefix, deleteTopicsWithPrefix, isolation
 import { sleep, waitFor } from './infra/ports.ts';
 import { labEnvironment } from './infra/vitest.ts';
 import { setLinkEnabled } from './nemesis/links.ts';
-import { median } from './report/statistics.ts';
 import { createTopicsAndWait } from '../src/kafka/topics.ts';
+import { median } from './util/statistics.ts';
 
 const env = labEnvironment();
 const id = isolationId(env, 'e000');

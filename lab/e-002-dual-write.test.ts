@@ -19,165 +19,100 @@
  *           lost, phantom, duplicated. `[e-002] …` lines and the run report.
  */
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import { checkDelivery, summarize } from './checkers/index.ts';
+import { checkDelivery } from './checkers/index.ts';
 import { WalletClient } from './clients/wallet-client.ts';
-import { assertProperty } from './generators/run.ts';
-import { History } from './history/history.ts';
-import { type ServiceProcess } from './infra/services.ts';
-import { createArena, disposeArenas } from './infra/arena.ts';
-import { labEnvironment } from './infra/vitest.ts';
+import type { History } from './history/history.ts';
+import { createArena, type Arena } from './infra/arena.ts';
 import { waitFor } from './infra/ports.ts';
+import { labEnvironment } from './infra/vitest.ts';
+import { atLeast, crashAt, crashSchedule, equals, experiment, Lives, type Crash } from './kit/index.ts';
 import { committedEventIds, count } from './observe/database.ts';
 import { readTopic } from './observe/topic.ts';
-import { recordArm } from './report/results.ts';
 import { eventHeaders } from '../src/kafka/headers.ts';
 
 const env = labEnvironment();
-const report = (line: string) => console.log(`[e-002] ${line}`);
 const accounts = ['acct-a', 'acct-b', 'acct-c'];
-
-afterEach(disposeArenas);
-
-/** A fresh database, topics and failpoint log for one arm (or one generated case). */
-const arena = (name: string) => createArena(env, `e002_${name}`, 3);
+const e002 = experiment({ id: 'E-002', title: 'Dual write loses events', suite: 'lab/e-002', arena: (label) => createArena(env, `e002_${label}`, 3) });
 
 /**
- * Opens the accounts in a fault-free first life of the service (so a schedule entry `crash(skip=k)`
- * means "die at the (k+1)-th deposit"), then sends deposits one at a time, restarting the service with
- * the next schedule entry whenever it died.
+ * Opens the accounts in a fault-free first life of the command-service (so a scheduled `skip=k` means
+ * "die at the (k+1)-th deposit"), then sends deposits one at a time through its crash lives, starting
+ * the next life whenever the current one died.
  */
-async function depositsThroughCrashes(
-  start: (failpoints?: string) => Promise<ServiceProcess>,
-  schedule: string[],
-  total: number,
-  history: History,
-): Promise<void> {
-  const opener = await start(undefined);
-  const openClient = new WalletClient(opener.url, history, { connections: 1, timeoutMs: 5000 });
+async function depositsThroughCrashes(arena: Arena, history: History, config: object, schedule: Crash[], total: number): Promise<void> {
+  const start = (failpoints?: string) => arena.start('command', config, failpoints);
+  const connect = (url: string) => new WalletClient(url, history, { connections: 1, timeoutMs: 5000 });
+  const opener = await start();
+  const openClient = connect(opener.url);
   for (const account of accounts) await openClient.open('client', account);
   await openClient.close();
   await opener.stop();
-  let round = 0;
-  let service = await start(schedule[round]);
-  let client = new WalletClient(service.url, history, { connections: 1, timeoutMs: 5000 });
+  const lives = new Lives(history, 'command', start, schedule);
+  let service = await lives.next();
+  let client = connect(service.url);
   for (let i = 0; i < total; i += 1) {
     const result = await client.deposit('client', accounts[i % accounts.length]!, 100 + i, `deposit-${i}`);
     if (result === undefined || !service.isRunning()) {
-      await service.exited();
       await client.close();
-      round += 1;
-      service = await start(schedule[round]);
-      client = new WalletClient(service.url, history, { connections: 1, timeoutMs: 5000 });
+      service = await lives.restart(30_000);
+      client = connect(service.url);
     }
   }
   await client.close();
 }
 
-describe('E-002 dual write', () => {
-  it('❌ direct mode, commit then produce: a crash between them loses exactly one event per crash', async () => {
-    const { database, config, crashes, start } = await arena('commit_first');
-    const history = new History('E-002 direct commit→produce');
-    // Crash at the 4th, 7th and 3rd deposit of successive process lives; the last life has no failpoint.
-    const schedule = ['crash(skip=3)', 'crash(skip=6)', 'crash(skip=2)'];
-    await depositsThroughCrashes((fp) => start('command', { mode: 'direct', directOrder: 'commit-then-produce' }, fp && `command.after-commit-before-produce=${fp}`), schedule, 30, history);
+/** What the DB committed against what an independent read_committed observer found on the topic. */
+async function committedVersusTopic(arena: Arena, expectedOnTopic: (committed: number) => number) {
+  const committed = await committedEventIds(arena.database.pool);
+  const topic = (await readTopic(env, arena.config.topics.events, { expected: expectedOnTopic(committed.length) })).filter((r) => r.headers[eventHeaders.eventType] !== 'AccountOpened');
+  const verdict = checkDelivery(committed.map((id) => ({ id, outcome: 'ok' as const })), topic.map((r) => r.eventId!));
+  // phantom: on the topic, never committed
+  return { committed: committed.length, onTopic: topic.length, lost: verdict.counts.lost!, phantom: verdict.counts.unexpected!, duplicated: verdict.counts.duplicated! };
+}
 
-    const committed = await committedEventIds(database.pool);
-    const topic = (await readTopic(env, config.topics.events, { expected: committed.length - schedule.length })).filter((r) => r.headers[eventHeaders.eventType] !== 'AccountOpened');
-    const verdict = checkDelivery(committed.map((id) => ({ id, outcome: 'ok' as const })), topic.map((r) => r.eventId!));
-    report(`commit→produce: ${summarize(verdict)}; crashes ${crashes().length}`);
-    recordArm({
-      experiment: 'E-002', title: 'Dual write loses events', arm: '❌ direct, commit → produce',
-      expected: 'lost > 0, lost = crashes', observed: `lost ${verdict.counts.lost}, crashes ${crashes().length}`,
-      holds: verdict.counts.lost === crashes().length && crashes().length === schedule.length,
-      numbers: { crashes: crashes().length, committed: committed.length, onTopic: topic.length, lost: verdict.counts.lost! }, history,
-    });
-    expect(crashes().map((c) => c.failpoint)).toEqual(schedule.map(() => 'command.after-commit-before-produce'));
-    expect(verdict.counts.lost).toBe(schedule.length);
-    expect(verdict.counts.duplicated).toBe(0);
-  });
+// Crash at the 4th, 7th and 3rd deposit of successive process lives; the last life has no failpoint.
+const commitFirst = [3, 6, 2].map((skip) => crashAt('command.after-commit-before-produce', skip));
+e002.arm('❌ direct, commit → produce', {
+  label: 'commit_first',
+  expect: { crashes: equals('scheduled'), lost: equals('crashes'), duplicated: equals(0) },
+  run: async ({ arena, history }) => {
+    await depositsThroughCrashes(arena, history, { mode: 'direct', directOrder: 'commit-then-produce' }, commitFirst, 30);
+    const observed = await committedVersusTopic(arena, (committed) => committed - commitFirst.length);
+    return { scheduled: commitFirst.length, crashes: arena.crashes('command.after-commit-before-produce').length, ...observed };
+  },
+});
 
-  it('❌ direct mode, produce then commit: a crash between them leaves exactly one phantom event per crash', async () => {
-    const { database, config, crashes, start } = await arena('produce_first');
-    const history = new History('E-002 direct produce→commit');
-    const schedule = ['crash(skip=2)', 'crash(skip=5)'];
-    await depositsThroughCrashes((fp) => start('command', { mode: 'direct', directOrder: 'produce-then-commit' }, fp && `command.after-produce-before-commit=${fp}`), schedule, 20, history);
+const produceFirst = [2, 5].map((skip) => crashAt('command.after-produce-before-commit', skip));
+e002.arm('❌ direct, produce → commit', {
+  label: 'produce_first',
+  expect: { crashes: equals('scheduled'), phantom: equals('crashes'), lost: equals(0) },
+  run: async ({ arena, history }) => {
+    await depositsThroughCrashes(arena, history, { mode: 'direct', directOrder: 'produce-then-commit' }, produceFirst, 20);
+    const observed = await committedVersusTopic(arena, (committed) => committed + produceFirst.length);
+    return { scheduled: produceFirst.length, crashes: arena.crashes('command.after-produce-before-commit').length, ...observed };
+  },
+});
 
-    const committed = await committedEventIds(database.pool);
-    const topic = (await readTopic(env, config.topics.events, { expected: committed.length + schedule.length })).filter((r) => r.headers[eventHeaders.eventType] !== 'AccountOpened');
-    const verdict = checkDelivery(committed.map((id) => ({ id, outcome: 'ok' as const })), topic.map((r) => r.eventId!));
-    const phantom = verdict.counts.unexpected!; // on the topic, never committed
-    report(`produce→commit: phantom ${phantom}, lost ${verdict.counts.lost}; crashes ${crashes().length}`);
-    recordArm({
-      experiment: 'E-002', title: 'Dual write loses events', arm: '❌ direct, produce → commit',
-      expected: 'phantom > 0, phantom = crashes', observed: `phantom ${phantom}, crashes ${crashes().length}`,
-      holds: phantom === crashes().length && crashes().length === schedule.length,
-      numbers: { crashes: crashes().length, committed: committed.length, onTopic: topic.length, phantom }, history,
-    });
-    expect(crashes()).toHaveLength(schedule.length);
-    expect(phantom).toBe(schedule.length);
-    expect(verdict.counts.lost).toBe(0);
-  });
-
-  it('✅ outbox mode: crashes of the command-service and the relay at every failpoint lose nothing', async () => {
-    const failpointsOf = {
-      command: ['command.before-commit'],
-      relay: ['relay.before-publish', 'relay.after-publish-before-mark', 'relay.after-mark'],
-    } as const;
-    const schedules = fc.record({
-      command: fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 2 }),
-      relay: fc.array(fc.record({ failpoint: fc.constantFrom(...failpointsOf.relay), skip: fc.integer({ min: 0, max: 2 }) }), { minLength: 2, maxLength: 4 }),
-    });
-    const totals = { cases: 0, crashes: 0, lost: 0, phantom: 0, duplicated: 0, committed: 0 };
-    let lastHistory: History | undefined;
-    await assertProperty(
-      'lab/e-002',
-      fc.asyncProperty(schedules, async (schedule) => {
-        const { database, config, crashes, start } = await arena(`outbox_${totals.cases}`);
-        const history = new History('E-002 outbox');
-        lastHistory = history;
-        // The relay dies at the scheduled failpoints, life after life, while the commands flow. Batches of
-        // one row make every scheduled crash certain: 27 events give ≥ 27 batches, the schedule needs ≤ 12.
-        const relayLives = schedule.relay.map(({ failpoint, skip }) => `${failpoint}=crash(skip=${skip})`);
-        const relayLoop = (async () => {
-          for (const failpoints of [...relayLives, undefined]) {
-            const relay = await start('relay', { relayId: 'r', batchSize: 1, pollIntervalMs: 10 }, failpoints);
-            if (failpoints === undefined) return relay;
-            await relay.exited(120_000);
-          }
-          return undefined;
-        })();
-        await depositsThroughCrashes(
-          (fp) => start('command', { mode: 'outbox' }, fp && `command.before-commit=${fp}`),
-          schedule.command.map((skip) => `crash(skip=${skip})`),
-          24,
-          history,
-        );
-        await relayLoop;
-        await waitFor('the outbox to drain', async () => (await count(database.pool, 'outbox_event', 'published_at IS NULL')) === 0, { timeoutMs: 60_000 });
-
-        const committed = await committedEventIds(database.pool);
-        const topic = (await readTopic(env, config.topics.events, { expected: committed.length })).filter((r) => r.headers[eventHeaders.eventType] !== 'AccountOpened');
-        const verdict = checkDelivery(committed.map((id) => ({ id, outcome: 'ok' as const })), topic.map((r) => r.eventId!));
-        totals.cases += 1;
-        totals.crashes += crashes().length;
-        totals.lost += verdict.counts.lost!;
-        totals.phantom += verdict.counts.unexpected!;
-        totals.duplicated += verdict.counts.duplicated!;
-        totals.committed += committed.length;
-        // "Sometimes": every scheduled crash really happened (a schedule whose faults never fired proves nothing).
-        expect(crashes()).toHaveLength(schedule.command.length + schedule.relay.length);
-        expect({ lost: verdict.counts.lost, phantom: verdict.counts.unexpected }).toEqual({ lost: 0, phantom: 0 });
-      }),
-      2,
-    );
-    report(`outbox: ${totals.cases} generated schedules, ${totals.crashes} crashes, ${totals.committed} committed, lost ${totals.lost}, phantom ${totals.phantom}, duplicated on topic ${totals.duplicated}`);
-    recordArm({
-      experiment: 'E-002', title: 'Dual write loses events', arm: '✅ outbox',
-      expected: 'lost = 0, phantom = 0 under crashes at every failpoint', observed: `lost ${totals.lost}, phantom ${totals.phantom} over ${totals.crashes} crashes`,
-      holds: totals.lost === 0 && totals.phantom === 0 && totals.crashes > 0,
-      numbers: totals, ...(lastHistory ? { history: lastHistory } : {}),
-    });
-    expect(totals.crashes).toBeGreaterThan(0);
-  });
+e002.property('✅ outbox', {
+  label: 'outbox',
+  cases: fc.record({
+    command: crashSchedule(['command.before-commit'], { skip: { min: 1, max: 8 }, lives: { max: 2 } }),
+    relay: crashSchedule(['relay.before-publish', 'relay.after-publish-before-mark', 'relay.after-mark'], { skip: { max: 2 }, lives: { min: 2, max: 4 } }),
+  }),
+  // Every scheduled crash happened (a schedule whose faults never fired proves nothing); duplicates on
+  // the topic are allowed (at-least-once: the relay re-publishes a batch it could not mark).
+  expect: { crashes: equals('scheduled'), lost: equals(0), phantom: equals(0) },
+  sometimes: { crashes: atLeast(1) },
+  run: async ({ arena, history, input: schedule }) => {
+    // The relay dies at the scheduled failpoints, life after life, while the commands flow. Batches of
+    // one row make every scheduled crash certain: 27 events give ≥ 27 batches, the schedule needs ≤ 12.
+    const relay = new Lives(history, 'relay', (fp) => arena.start('relay', { relayId: 'r', batchSize: 1, pollIntervalMs: 10 }, fp), schedule.relay);
+    const relayed = relay.throughAll(120_000);
+    relayed.catch(() => undefined); // awaited below; a failed command phase must not leave it unhandled
+    await depositsThroughCrashes(arena, history, { mode: 'outbox' }, schedule.command, 24);
+    await relayed;
+    await waitFor('the outbox to drain', async () => (await count(arena.database.pool, 'outbox_event', 'published_at IS NULL')) === 0, { timeoutMs: 60_000 });
+    const observed = await committedVersusTopic(arena, (committed) => committed);
+    return { scheduled: schedule.command.length + schedule.relay.length, crashes: arena.crashes().length, ...observed };
+  },
 });

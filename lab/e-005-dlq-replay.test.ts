@@ -64,11 +64,11 @@ import { Nemesis } from './nemesis/nemesis.ts';
 import { applications, projectedBalances } from './observe/database.ts';
 import { readTopic, type ObservedRecord } from './observe/topic.ts';
 import { recordArm } from './report/results.ts';
-import { percentile } from './report/statistics.ts';
 import { EnvelopeSerde, frame, newEnvelope, RegistrySchemaSource, type EventEnvelope } from '../src/envelope/index.ts';
 import { eventHeaders, failureHeaders, type KafkaHeaders } from '../src/kafka/headers.ts';
 import { ensureTopics } from '../src/kafka/topics.ts';
 import type { ReplayReport } from '../src/services/replay/index.ts';
+import { percentile } from './util/statistics.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[e-005] ${line}`);

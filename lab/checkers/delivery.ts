@@ -35,3 +35,6 @@ export function checkDelivery(attempts: Attempt[], observed: Iterable<string>, n
     ['lost', 'duplicated', 'unexpected', 'phantom'],
   );
 }
+
+/** Copies observed beyond one per distinct id (a delivery verdict's `observed − distinct`). */
+export const extraCopies = (v: Verdict): number => v.counts.observed! - v.counts.distinct!;

@@ -3,6 +3,7 @@
  * of deposits, withdrawals and transfers. Shrinking keeps a failing workload small and readable.
  */
 import fc from 'fast-check';
+import { outboxShard } from '../../src/services/command/outbox.ts';
 
 export type Command =
   | { kind: 'deposit'; account: number; amount: number }
@@ -35,4 +36,15 @@ export function workloadArbitrary(options: { maxAccounts?: number; minCommands?:
       concurrency: fc.integer({ min: 1, max: maxConcurrency }),
     });
   });
+}
+
+/**
+ * `count` account ids (`acct-0`, `acct-3`, …) that fall into distinct outbox shards: each shard's batches
+ * then hold one account's events only, so a relay batch of 2 rows always carries a deposit after the
+ * account's opening (E-003: a re-published batch always moves money a second time in a naive consumer).
+ */
+export function accountsInDistinctOutboxShards(count: number): string[] {
+  const chosen = new Map<number, string>();
+  for (let i = 0; chosen.size < count; i += 1) if (!chosen.has(outboxShard(`acct-${i}`))) chosen.set(outboxShard(`acct-${i}`), `acct-${i}`);
+  return [...chosen.values()];
 }

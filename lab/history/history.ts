@@ -112,6 +112,19 @@ export class History {
     }
   }
 
+  /** Like `run`, but a failure is rethrown after it was recorded as `info` (its effect unknown). */
+  async call<T>(process: string, f: string, value: unknown, work: () => Promise<T>): Promise<T> {
+    const op = this.invoke(process, f, value);
+    try {
+      const result = await work();
+      op.ok(result);
+      return result;
+    } catch (error) {
+      op.info(error);
+      throw error;
+    }
+  }
+
   faultStart(fault: string, target: string, detail?: unknown): number {
     this.faultIds += 1;
     this.push<FaultRecord>({ kind: 'fault', phase: 'start', fault, target, id: this.faultIds, ...(detail !== undefined ? { detail } : {}) });

@@ -1,12 +1,15 @@
 /**
  * An arena: what one experiment arm (or one generated case) needs, fresh and isolated — a migrated
  * database, a topic set, and a failpoint log that the service processes it starts write their crashes
- * to — plus `dispose()`, which kills those processes and removes the topics and the database.
+ * to. Disposing it (`await using`, Symbol.asyncDispose) kills those processes, runs what was deferred and
+ * removes the topics and the database; the experiment runner (lab/kit) disposes each case's arena when
+ * the case ends, pass or fail, so LAB_RUNS=20 never piles up processes and databases.
  *
- *   afterEach(disposeArenas);
- *   const arena = await createArena(env, 'e002_direct', 3);
+ *   await using arena = await createArena(env, 'e002_direct', 3);
  *   const command = await arena.start('command', { mode: 'direct' }, 'command.after-commit-before-produce=crash');
  *   expect(arena.crashes()).toHaveLength(1);
+ *
+ * `disposeArenas` (afterEach) is the safety net for arenas whose case never ended (a timed-out test).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,7 +22,7 @@ import { commonConfig, createMigratedDatabase, startServiceProcess, type Service
 
 export type Arena = Awaited<ReturnType<typeof createArena>>;
 
-const live: Array<() => Promise<void>> = [];
+const live = new Set<() => Promise<void>>();
 
 export async function createArena(env: LabEnvironment, name: string, partitions: number) {
   const id = isolationId(env, name);
@@ -30,31 +33,67 @@ export async function createArena(env: LabEnvironment, name: string, partitions:
   await ensureTopics(admin, config.topics, partitions);
   const failpointLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), `${id}-`)), 'crashes.jsonl');
   const processes: ServiceProcess[] = [];
-  live.push(async () => {
+  const deferred: Array<() => Promise<unknown>> = [];
+  const dispose = trackArena(async () => {
+    // Deferred first (heal faults, stop keepers that would restart processes, stop in-process services).
+    for (const cleanup of deferred.reverse()) await cleanup().catch(() => undefined);
     for (const p of processes) await p.kill().catch(() => undefined);
-    await deleteTopicsWithPrefix(admin, id);
-    await admin.disconnect();
-    await database.drop();
+    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    await database.drop().catch(() => undefined);
+    fs.rmSync(path.dirname(failpointLog), { recursive: true, force: true });
   });
   return {
     id,
     database,
     config,
-    /** The crash records the dying processes wrote, in order. */
-    crashes: (): Array<{ failpoint: string }> =>
-      fs.existsSync(failpointLog)
-        ? fs.readFileSync(failpointLog, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { failpoint: string })
-        : [],
+    admin,
+    /** The crash records the dying processes wrote, in order (of one failpoint, when named). */
+    crashes: (failpoint?: string): Array<{ failpoint: string }> =>
+      (fs.existsSync(failpointLog) ? fs.readFileSync(failpointLog, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { failpoint: string }) : []).filter(
+        (c) => failpoint === undefined || c.failpoint === failpoint,
+      ),
     /** A service as its own OS process, failpoints armed from the start (LAB_FAILPOINTS syntax). */
     start: async (service: string, extra: object, failpoints?: string) => {
       const p = await startServiceProcess(service, { ...config, ...extra }, { failpointLog, ...(failpoints ? { failpoints } : {}) });
       processes.push(p);
       return p;
     },
+    /** A service running in this process, stopped when the arena is disposed. */
+    own: <S extends { stop(): Promise<unknown> }>(service: S): S => (deferred.push(() => service.stop()), service),
+    /** Runs `cleanup` when the arena is disposed (first: before its processes, topics and database go), newest first. */
+    defer: (cleanup: () => Promise<unknown>) => void deferred.push(cleanup),
+    dispose,
+    [Symbol.asyncDispose]: dispose,
   };
 }
 
-/** Tears down every arena created since the last call, newest first (use as `afterEach(disposeArenas)`). */
+/** A Kafka-only arena: a topic prefix and an admin client; what is deferred runs first on disposal, newest first. */
+export async function createKafkaArena(env: LabEnvironment, name: string) {
+  const id = isolationId(env, name);
+  const admin = kafka(env, `${id}-admin`).admin();
+  await admin.connect();
+  const deferred: Array<() => Promise<unknown>> = [];
+  const dispose = trackArena(async () => {
+    for (const cleanup of deferred.reverse()) await cleanup().catch(() => undefined);
+    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  });
+  return { id, admin, defer: (cleanup: () => Promise<unknown>) => void deferred.push(cleanup), dispose, [Symbol.asyncDispose]: dispose };
+}
+
+/**
+ * Makes `cleanup` an arena's idempotent dispose and registers it for the `disposeArenas` safety net (for
+ * arenas of another shape than `createArena`'s, e.g. a topic and a proxy of one producer case).
+ */
+export function trackArena(cleanup: () => Promise<void>): () => Promise<void> {
+  let disposed: Promise<void> | undefined;
+  const dispose = (): Promise<void> => (disposed ??= (live.delete(dispose), cleanup()));
+  live.add(dispose);
+  return dispose;
+}
+
+/** Tears down every arena not disposed yet, newest first (use as `afterEach(disposeArenas)`). */
 export async function disposeArenas(): Promise<void> {
-  for (const dispose of live.splice(0).reverse()) await dispose().catch(() => undefined);
+  for (const dispose of [...live].reverse()) await dispose().catch(() => undefined);
 }

@@ -27,6 +27,7 @@ import { deleteKeysWithPrefix, isolationId, type IsolatedDatabase } from '../inf
 import { waitFor } from '../infra/ports.ts';
 import { createMigratedDatabase, mysqlOf, redisOf } from '../infra/services.ts';
 import { labEnvironment } from '../infra/vitest.ts';
+import { percentile } from '../util/statistics.ts';
 
 const env = labEnvironment();
 const id = isolationId(env, 'query');
@@ -81,7 +82,7 @@ async function getBalanceOver(service: RunningService, accountId: string): Promi
 }
 
 const dbQueries = (service: RunningService) => service.metrics.value('db_queries_total');
-const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * 0.99))]!;
+const p99 = (values: number[]) => percentile(values, 99);
 
 describe('query-service', () => {
   it('reads through the cache: db, then cache; 404 unknown; 400 invalid id; a deleted entry shows the new value', async () => {

@@ -2,9 +2,33 @@
  * Link faults through Toxiproxy. Small wrappers over toxiproxy-node-client that fill in what its types
  * demand (an update must repeat listen/upstream) and always leave a way to heal.
  */
+import net from 'node:net';
+import type { ISocketFactory } from 'kafkajs';
 import type { Proxy } from 'toxiproxy-node-client';
+import type { LabEnvironment } from '../infra/environment.ts';
+import { freePort } from '../infra/ports.ts';
 
 /** Cuts (enabled=false: open connections are closed, new ones refused) or restores a link. */
 export async function setLinkEnabled(proxy: Proxy, enabled: boolean): Promise<Proxy> {
   return proxy.update({ enabled, listen: proxy.listen, upstream: proxy.upstream });
+}
+
+/**
+ * A link of one's own to broker `brokerId`: a new Toxiproxy proxy in front of the broker's client
+ * listener, and a kafkajs socketFactory that sends a client's connections to that broker through it
+ * (every other broker keeps the shared links). The shared broker-N proxies carry every suite's traffic,
+ * so a toxic there would fault them too; a toxic on this one faults one client. Remove the proxy after.
+ */
+export async function privateBrokerLink(env: LabEnvironment, name: string, brokerId: number): Promise<{ proxy: Proxy; socketFactory: ISocketFactory }> {
+  const endpoint = env.descriptor.kafka.brokers.find((b) => b.id === brokerId)!;
+  const shared = await env.toxiproxy!.get(endpoint.proxy ?? `broker-${brokerId}`);
+  const port = await freePort();
+  const proxy = await env.toxiproxy!.createProxy({ name, listen: `127.0.0.1:${port}`, upstream: shared.upstream });
+  const socketFactory: ISocketFactory = ({ host, port: targetPort, onConnect }) => {
+    const target = `${host}:${targetPort}` === endpoint.address ? { host: '127.0.0.1', port } : { host, port: targetPort };
+    const socket = net.connect(target, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    return socket;
+  };
+  return { proxy, socketFactory };
 }

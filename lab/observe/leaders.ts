@@ -16,6 +16,14 @@ import type { Admin } from 'kafkajs';
 import { directKafka } from '../infra/clients.ts';
 import type { LabEnvironment } from '../infra/environment.ts';
 import { waitFor } from '../infra/ports.ts';
+import { createTopicsAndWait } from '../../src/kafka/topics.ts';
+
+/** Creates a one-partition topic led by `leader` (replica assignment) and waits until it is. */
+export async function createTopicLedBy(env: LabEnvironment, admin: Admin, topic: string, leader: number): Promise<void> {
+  const others = env.descriptor.kafka.brokers.map((b) => b.id).filter((b) => b !== leader);
+  await createTopicsAndWait(admin, [{ topic, replicaAssignment: [{ partition: 0, replicas: [leader, ...others] }] }]);
+  await waitFor(`broker ${leader} to lead ${topic}`, async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions[0]?.leader === leader, { timeoutMs: 30_000 });
+}
 
 export interface LeaderChange {
   partition: number;

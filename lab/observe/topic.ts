@@ -3,6 +3,7 @@
  * until `expected` records arrived and then a quiet period passed (so duplicates beyond the expected
  * count still show up), or until the timeout. Never shares code paths with the services it checks.
  */
+import type { Admin } from 'kafkajs';
 import type { LabEnvironment } from '../infra/environment.ts';
 import { kafka } from '../infra/clients.ts';
 import { eventHeaders, readHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
@@ -64,4 +65,17 @@ export async function readTopic(
     await admin.disconnect();
   }
   return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
+
+/** Records a topic holds now (high − low watermark, summed over partitions). */
+export async function recordCount(admin: Admin, topic: string): Promise<number> {
+  return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+}
+
+/** Has `groupId` committed every offset of `topic` up to the high watermark? */
+export async function caughtUp(admin: Admin, groupId: string, topic: string): Promise<boolean> {
+  const high = await admin.fetchTopicOffsets(topic);
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  return high.every((p) => Number(p.high) === 0 || at.get(p.partition) === Number(p.high));
 }

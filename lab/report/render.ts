@@ -142,6 +142,7 @@ function armSection(arm: ArmResult, id: string): string {
   if (arm.seed !== undefined) facts.push(`seed ${esc(String(arm.seed))}`);
   if (arm.recordedAt) facts.push(`recorded ${esc(formatDate(arm.recordedAt))}`);
   if (arm.historyFile) facts.push(`history <a href="${esc(relativeHref(arm.historyFile))}">${esc(arm.historyFile)}</a>`);
+  if (!arm.holds && arm.replay) facts.push(`replay <code>${esc(arm.replay)}</code>`);
   return `<article class="arm ${arm.holds ? '' : 'not-holding'}" id="${esc(id)}">
 <h3>${esc(arm.arm)} ${holdsBadge(arm.holds)}</h3>
 <dl class="outcome"><dt>expected</dt><dd>${esc(arm.expected)}</dd><dt>observed</dt><dd>${esc(arm.observed)}</dd></dl>

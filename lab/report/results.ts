@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { History } from '../history/history.ts';
 import { repoRoot } from '../infra/paths.ts';
-import { percentile } from './statistics.ts';
+import { percentiles } from '../util/statistics.ts';
 
 export interface TimelinePoint {
   /** ms since the arm's history started. */
@@ -38,6 +38,12 @@ export interface ArmResult {
   /** Path of the arm's JSON-lines history, relative to the run directory. */
   historyFile?: string;
   seed?: number;
+  /** The command that re-runs this arm (and a property's failing case): `LAB_SEED=… LAB_PATH=… npx vitest run lab/e-00x -t '…'`. */
+  replay?: string;
+  /** Each named expectation as judged (lab/kit/expectations.ts); `expected`/`observed` above summarize them. */
+  expectations?: Array<{ name: string; kind: 'always' | 'sometimes'; expected: string; observed: number | undefined; holds: boolean }>;
+  /** Why the arm failed, when a case threw (a timeout, a broken expectation). */
+  error?: string;
   recordedAt?: string;
 }
 
@@ -61,12 +67,8 @@ export function timelineOf(history: History, bucketMs = 1000): TimelinePoint[] {
   return [...buckets.entries()]
     .sort(([a], [b]) => a - b)
     .map(([t, latencies]) => {
-      return {
-        t,
-        throughput: (latencies.length * 1000) / bucketMs,
-        latencyP50: percentile(latencies, 50),
-        latencyP99: percentile(latencies, 99),
-      };
+      const { 50: latencyP50, 99: latencyP99 } = percentiles(latencies, [50, 99]);
+      return { t, throughput: (latencies.length * 1000) / bucketMs, latencyP50, latencyP99 };
     });
 }
 

@@ -1,0 +1,270 @@
+/**
+ * The experiment runner: a suite states what each arm claims and how one case runs; the runner owns the
+ * rest — a fresh arena per case released when the case ends (pass or fail), a History per case, the
+ * `[e-00x]` line, the numbers summed over cases, the expectations judged once, the report entry (also
+ * when the arm fails, with the command that replays it) and the assertion.
+ *
+ *   const e004 = experiment({ id: 'E-004', title: '…', suite: 'lab/e-004', arena: (label) => createArena(env, `e004_${label}`, 6) });
+ *   e004.arm('❌ commit before processing', {
+ *     expect: { crashes: equals(1), lost: above(0) },
+ *     run: async ({ arena, history }) => ({ crashes: …, lost: … }),
+ *   });
+ *   e004.property('✅ commit after the DB transaction', {
+ *     cases: crashSchedule([...], { skip: { min: 0, max: 30 } }),
+ *     expect: { lost: equals(0), crashes: equals('scheduled') },   // in every case
+ *     sometimes: { crashes: atLeast(1) },                         // in at least one case
+ *     run: async ({ arena, history, input }) => ({ lost: …, crashes: …, scheduled: input.length }),
+ *   });
+ *
+ * After Jepsen (a test is a small map of db / client / nemesis / checker parts) and Vitest's fixtures
+ * (a resource's teardown belongs to whoever handed it out). `runArm` is the core, without Vitest, so the
+ * runner itself is unit tested on fake arms (test/unit/experiment-runner.test.ts).
+ */
+import fc from 'fast-check';
+import { afterEach, describe, it } from 'vitest';
+import { History } from '../history/history.ts';
+import { disposeArenas } from '../infra/arena.ts';
+import { propertyParameters, propertyTimeout } from '../generators/run.ts';
+import { recordArm, type ArmResult } from '../report/results.ts';
+import { describeEvaluation, evaluate, type Evaluation, type Expectations, type Numbers } from './expectations.ts';
+
+export interface ExperimentSpec<A extends AsyncDisposable> {
+  /** `E-004` */
+  id: string;
+  title: string;
+  /** The path that selects the suite: `lab/e-004` (for replay lines). */
+  suite: string;
+  /** A fresh, isolated arena for one case; the runner disposes it when the case ends. */
+  arena: (label: string) => Promise<A>;
+}
+
+export interface CaseContext<A, C> {
+  arena: A;
+  history: History;
+  /** The generated case (undefined for a plain arm). */
+  input: C;
+  /** 0-based number of the case within the arm. */
+  index: number;
+  /** Prints an `[e-00x] …` line. */
+  log(line: string): void;
+}
+
+export interface ArmSpec<A, C = undefined> {
+  /** Short, for the arena's name (`before` → database `<prefix>_e004_before0_…`). */
+  label?: string;
+  /** This arm's own kind of arena, when it differs from the experiment's. */
+  arena?: (label: string) => Promise<A>;
+  /** Claims every case must satisfy. */
+  expect?: Expectations;
+  /** Claims at least one case must satisfy: the fault path really fired. An arm where none did fails. */
+  sometimes?: Expectations;
+  /** How a number combines over cases in the arm's totals (default: sum). */
+  combine?: Record<string, 'sum' | 'max' | 'min'>;
+  /** Runs one case and returns what it observed. */
+  run(context: CaseContext<A, C>): Promise<Numbers>;
+}
+
+export interface PropertySpec<A, C> extends ArmSpec<A, C> {
+  cases: fc.Arbitrary<C>;
+  /** Generated cases per run (LAB_RUNS overrides). */
+  runs?: number;
+  /** Budget of one case, when it outgrows the lab's default test timeout. */
+  caseTimeoutMs?: number;
+}
+
+/** Where results go: the run report and the console (unit tests pass their own). */
+export interface ArmSink {
+  record(result: ArmResult & { history?: History }): void;
+  log(line: string): void;
+}
+
+export interface ArmOutcome {
+  holds: boolean;
+  totals: Numbers;
+  cases: number;
+  evaluations: Evaluation[];
+  replay: string;
+  error?: unknown;
+}
+
+/** Thrown by a case whose "always" expectations do not hold. */
+export class ExpectationFailure extends Error {
+  constructor(readonly failed: Evaluation[], index: number) {
+    super(`case ${index}: ${failed.map(describeEvaluation).join('; ')}`);
+    this.name = 'ExpectationFailure';
+  }
+}
+
+interface CaseRecord {
+  numbers: Numbers;
+  always: Evaluation[];
+  sometimes: Evaluation[];
+}
+
+export function logPrefix(id: string): string {
+  return `[${id.toLowerCase()}]`;
+}
+
+export function consoleSink(id: string): ArmSink {
+  return { record: recordArm, log: (line) => console.log(`${logPrefix(id)} ${line}`) };
+}
+
+/** The command that re-runs one arm (and, for a property, its failing case). */
+export function replayCommand(suite: string, arm: string, property?: { seed: number; path?: string }): string {
+  const pattern = arm.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/'/g, `'\\''`);
+  const env = property ? `LAB_SEED=${property.seed} ${property.path ? `LAB_PATH="${property.path}" ` : ''}` : '';
+  return `${env}npx vitest run ${suite} -t '${pattern}'`;
+}
+
+/**
+ * Runs an arm: one case (`property` undefined) or generated cases. Records it through `sink` whatever
+ * happens; resolves with the outcome when it holds, rejects (naming the failed expectations and the
+ * replay command) when it does not.
+ */
+export async function runArm<A extends AsyncDisposable, C>(
+  experiment: Omit<ExperimentSpec<AsyncDisposable>, 'arena'> & { arena?: (label: string) => Promise<AsyncDisposable> },
+  arm: string,
+  spec: ArmSpec<A, C> & Partial<Pick<PropertySpec<A, C>, 'cases' | 'runs'>>,
+  sink: ArmSink = consoleSink(experiment.id),
+): Promise<ArmOutcome> {
+  const cases: CaseRecord[] = [];
+  let lastHistory: History | undefined;
+  let failingHistory: History | undefined;
+  const label = (index: number) => `${(spec.label ?? 'arm').toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 20)}${index}`;
+
+  let started = 0;
+  const runCase = async (input: C): Promise<void> => {
+    const index = started++;
+    const history = new History(`${experiment.id} ${arm} #${index}`);
+    lastHistory = history;
+    try {
+      // Without an arena of its own, an arm gets the experiment's (experiment() types A as that one).
+      const open = (spec.arena ?? experiment.arena) as ((label: string) => Promise<A>) | undefined;
+      if (!open) throw new Error(`${experiment.id} ${arm}: no arena (give the experiment or the arm one)`);
+      await using arena = await open(label(index));
+      const numbers = await spec.run({ arena, history, input, index, log: sink.log });
+      const record = { numbers, always: evaluate(spec.expect, numbers, 'always'), sometimes: evaluate(spec.sometimes, numbers, 'sometimes') };
+      cases.push(record);
+      const failed = record.always.filter((e) => !e.holds);
+      if (failed.length) throw new ExpectationFailure(failed, index);
+    } catch (error) {
+      failingHistory ??= history;
+      throw error;
+    }
+  };
+
+  let error: unknown;
+  let replay = replayCommand(experiment.suite, arm);
+  let seed: number | undefined;
+  if (spec.cases === undefined) {
+    try {
+      await runCase(undefined as C);
+    } catch (caught) {
+      error = caught;
+    }
+  } else {
+    const parameters = propertyParameters(spec.runs ?? 2) as fc.Parameters<[C]>;
+    seed = parameters.seed;
+    const details = await fc.check(fc.asyncProperty(spec.cases, runCase), parameters);
+    if (details.failed) {
+      error = details.errorInstance;
+      replay = replayCommand(experiment.suite, arm, { seed: details.seed, path: details.counterexamplePath ?? undefined });
+      seed = details.seed;
+      if (details.counterexample) sink.log(`${arm}: failing case ${JSON.stringify(details.counterexample[0])}`);
+    }
+  }
+
+  const totals = combine(cases.map((c) => c.numbers), spec.combine);
+  const always = summarizeAlways(spec.expect, cases);
+  const sometimes = Object.keys(spec.sometimes ?? {}).map((name): Evaluation & { fired: number } => {
+    const perCase = cases.map((c) => c.sometimes.find((e) => e.name === name)!);
+    const fired = perCase.filter((e) => e.holds).length;
+    return { name, kind: 'sometimes', expected: perCase[0]?.expected ?? `${name} ${spec.sometimes![name]!.text}`, observed: totals[name], holds: fired > 0, fired };
+  });
+  const evaluations = [...always, ...sometimes];
+  const holds = error === undefined && evaluations.every((e) => e.holds);
+  const property = spec.cases !== undefined;
+
+  const expected = [
+    always.length ? `${always.map((e) => e.expected).join(', ')}${property ? ' in every case' : ''}` : '',
+    sometimes.length ? `${sometimes.map((e) => e.expected).join(', ')} in at least one case` : '',
+  ].filter(Boolean).join('; ');
+  const shown = [...new Set(Object.entries({ ...spec.expect, ...spec.sometimes }).flatMap(([name, x]) => (x.reference ? [name, x.reference] : [name])))];
+  const observed = [
+    (property ? `${cases.length} cases: ` : '') + shown.map((name) => `${name} ${totals[name] ?? '—'}`).join(', '),
+    ...sometimes.map((e) => `${e.expected} in ${e.fired} of ${cases.length} cases`),
+    ...(error !== undefined ? [`failed: ${firstLine(error)}`] : []),
+  ].join('; ');
+  const numbers: Numbers = property ? { cases: cases.length, ...totals } : totals;
+
+  sink.log(`${arm}: ${Object.entries(numbers).map(([k, v]) => `${k} ${v}`).join(', ')} — ${holds ? 'as expected' : `NOT as expected; replay: ${replay}`}`);
+  const history = failingHistory ?? lastHistory;
+  sink.record({
+    experiment: experiment.id, arm, title: experiment.title, expected, observed, holds, numbers, replay,
+    expectations: evaluations.map(({ name, kind, expected, observed, holds }) => ({ name, kind, expected, observed, holds })),
+    ...(error !== undefined ? { error: errorText(error) } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(history ? { history } : {}),
+  });
+
+  const outcome: ArmOutcome = { holds, totals, cases: cases.length, evaluations, replay, ...(error !== undefined ? { error } : {}) };
+  if (holds) return outcome;
+  const failed = evaluations.filter((e) => !e.holds).map((e) => (e.kind === 'sometimes' ? `${e.expected} in no case of ${cases.length}: the fault never fired` : describeEvaluation(e)));
+  throw new Error(`${experiment.id} ${arm} did not hold: ${[...failed, ...(error !== undefined ? [errorText(error)] : [])].join('\n')}\n\nreplay: ${replay}`, { cause: error });
+}
+
+/** "Always" expectations over the arm: judged per case; the arm's row shows the first case that broke one, else the last. */
+function summarizeAlways(expectations: Expectations | undefined, cases: CaseRecord[]): Evaluation[] {
+  return Object.keys(expectations ?? {}).map((name) => {
+    const perCase = cases.map((c) => c.always.find((e) => e.name === name)!);
+    const broken = perCase.find((e) => !e.holds);
+    const shown = broken ?? perCase.at(-1);
+    return shown ?? { name, kind: 'always', expected: `${name} ${expectations![name]!.text}`, observed: undefined, holds: false };
+  });
+}
+
+export function combine(cases: Numbers[], how: Record<string, 'sum' | 'max' | 'min'> = {}): Numbers {
+  const totals: Numbers = {};
+  for (const numbers of cases) {
+    for (const [name, value] of Object.entries(numbers)) {
+      const previous = totals[name];
+      const mode = how[name] ?? 'sum';
+      totals[name] = previous === undefined ? value : mode === 'max' ? Math.max(previous, value) : mode === 'min' ? Math.min(previous, value) : previous + value;
+    }
+  }
+  return totals;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function firstLine(error: unknown): string {
+  return errorText(error).split('\n')[0]!.slice(0, 300);
+}
+
+/**
+ * Declares an experiment in a suite: each `.arm` / `.property` becomes one Vitest test that runs
+ * through `runArm`. Arenas a timed-out case left behind are disposed after each test as a safety net.
+ */
+export function experiment<A extends AsyncDisposable>(spec: ExperimentSpec<A>) {
+  type Own<B> = { arena: (label: string) => Promise<B> };
+  afterEach(disposeArenas);
+  const sink = consoleSink(spec.id);
+  const builder = {
+    /** One case: a deterministic arm (❌ arms reproduce with certainty). */
+    arm<B extends AsyncDisposable = A>(name: string, arm: ArmSpec<B> & (B extends A ? unknown : Own<B>)) {
+      describe(`${spec.id} ${spec.title}`, () => it(name, async () => void (await runArm<B, undefined>(spec, name, arm, sink))));
+      return builder;
+    },
+    /** Generated cases (fast-check): LAB_RUNS, LAB_SEED, LAB_PATH, LAB_SHRINK apply. */
+    property<C, B extends AsyncDisposable = A>(name: string, property: PropertySpec<B, C> & (B extends A ? unknown : Own<B>)) {
+      const timeout = property.caseTimeoutMs ? propertyTimeout(property.caseTimeoutMs, property.runs ?? 2) : undefined;
+      describe(`${spec.id} ${spec.title}`, () => it(name, async () => void (await runArm<B, C>(spec, name, property, sink)), timeout));
+      return builder;
+    },
+    /** Prints an `[e-00x] …` line. */
+    log: sink.log,
+  };
+  return builder;
+}

@@ -1,0 +1,188 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { crashAt, crashSchedule, failpointSpec } from '../../lab/generators/faults.ts';
+import { History } from '../../lab/history/history.ts';
+import type { ServiceProcess } from '../../lab/infra/services.ts';
+import { above, atLeast, equals, evaluate, type Expectation } from '../../lab/kit/expectations.ts';
+import { replayCommand, runArm, type ArmSink, type ExperimentSpec } from '../../lab/kit/experiment.ts';
+import { Lives } from '../../lab/kit/lives.ts';
+import type { ArmResult } from '../../lab/report/results.ts';
+import { parseFailpointList } from '../../src/failpoints/failpoints.ts';
+
+/** Fake arenas: count how many are alive at once and which were disposed. */
+function fakeExperiment() {
+  const state = { alive: 0, maxAlive: 0, created: [] as string[], disposed: [] as string[] };
+  const spec: ExperimentSpec<AsyncDisposable & { label: string }> = {
+    id: 'E-999',
+    title: 'Fake',
+    suite: 'lab/e-999',
+    arena: async (label) => {
+      state.created.push(label);
+      state.alive += 1;
+      state.maxAlive = Math.max(state.maxAlive, state.alive);
+      return {
+        label,
+        [Symbol.asyncDispose]: async () => {
+          state.alive -= 1;
+          state.disposed.push(label);
+        },
+      };
+    },
+  };
+  return { spec, state };
+}
+
+function fakeSink() {
+  const recorded: Array<ArmResult & { history?: History }> = [];
+  const lines: string[] = [];
+  const sink: ArmSink = { record: (r) => recorded.push(r), log: (line) => lines.push(line) };
+  return { sink, recorded, lines };
+}
+
+/** An expectation that counts how often it was judged. */
+function counted(inner: Expectation) {
+  const calls = { n: 0 };
+  const expectation: Expectation = { text: inner.text, test: (v, n) => ((calls.n += 1), inner.test(v, n)) };
+  return { expectation, calls };
+}
+
+describe('experiment runner (lab/kit) on fake arms', () => {
+  it('records an arm that holds, with expected, observed, numbers and its replay line', async () => {
+    const { spec, state } = fakeExperiment();
+    const { sink, recorded, lines } = fakeSink();
+    const outcome = await runArm(spec, '❌ loses events', {
+      label: 'direct',
+      expect: { lost: equals('crashes'), crashes: equals(3) },
+      run: async ({ history }) => {
+        history.faultEnd(history.faultStart('crash', 'command'));
+        return { lost: 3, crashes: 3, committed: 30 };
+      },
+    }, sink);
+    expect(outcome.holds).toBe(true);
+    expect(recorded).toHaveLength(1);
+    const r = recorded[0]!;
+    expect(r).toMatchObject({ experiment: 'E-999', arm: '❌ loses events', holds: true, expected: 'lost = crashes, crashes = 3', observed: 'lost 3, crashes 3', numbers: { lost: 3, crashes: 3, committed: 30 } });
+    expect(r.replay).toBe("npx vitest run lab/e-999 -t '❌ loses events'");
+    expect(r.history?.faultWindows()).toHaveLength(1);
+    expect(lines.at(-1)).toContain('as expected');
+    expect(state.created).toEqual(['direct0']);
+    expect(state.disposed).toEqual(['direct0']);
+  });
+
+  it('records an arm whose expectation fails, with holds false and its replay line, and fails it', async () => {
+    const { spec, state } = fakeExperiment();
+    const { sink, recorded } = fakeSink();
+    const run = runArm(spec, '❌ loses events', { expect: { lost: above(0) }, run: async () => ({ lost: 0 }) }, sink);
+    await expect(run).rejects.toThrow(/lost > 0 ✗ \(observed 0\)[\s\S]*replay: npx vitest run lab\/e-999 -t '❌ loses events'/);
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toMatchObject({ holds: false, expected: 'lost > 0', replay: "npx vitest run lab/e-999 -t '❌ loses events'" });
+    expect(recorded[0]!.observed).toContain('lost 0');
+    expect(state.alive).toBe(0); // the arena of the failing case was disposed
+  });
+
+  it('records an arm whose case throws, and disposes its arena', async () => {
+    const { spec, state } = fakeExperiment();
+    const { sink, recorded } = fakeSink();
+    await expect(runArm(spec, '✅ survives', { expect: { lost: equals(0) }, run: async () => { throw new Error('timed out waiting for lag 0'); } }, sink)).rejects.toThrow(/timed out waiting for lag 0/);
+    expect(recorded[0]).toMatchObject({ holds: false, error: 'Error: timed out waiting for lag 0' });
+    expect(recorded[0]!.observed).toContain('failed: Error: timed out waiting for lag 0');
+    expect(state.disposed).toHaveLength(1);
+    expect(state.alive).toBe(0);
+  });
+
+  it('judges each expectation once per case and uses that judgement for the assertion and the report', async () => {
+    const { spec } = fakeExperiment();
+    const { sink, recorded } = fakeSink();
+    const lost = counted(equals(0));
+    const fired = counted(atLeast(1));
+    await runArm(spec, '✅ property', { cases: fc.integer({ min: 0, max: 5 }), runs: 3, expect: { lost: lost.expectation }, sometimes: { crashes: fired.expectation }, run: async () => ({ lost: 0, crashes: 1 }) }, sink);
+    expect(lost.calls.n).toBe(3);
+    expect(fired.calls.n).toBe(3);
+    expect(recorded[0]!.expectations).toEqual([
+      { name: 'lost', kind: 'always', expected: 'lost = 0', observed: 0, holds: true },
+      { name: 'crashes', kind: 'sometimes', expected: 'crashes ≥ 1', observed: 3, holds: true },
+    ]);
+    expect(recorded[0]!.observed).toBe('3 cases: lost 0, crashes 3; crashes ≥ 1 in 3 of 3 cases');
+    expect(recorded[0]!.numbers).toEqual({ cases: 3, lost: 0, crashes: 3 });
+  });
+
+  it('fails an arm whose "sometimes" expectation held in no case: the fault never fired', async () => {
+    const { spec } = fakeExperiment();
+    const { sink, recorded } = fakeSink();
+    const run = runArm(spec, '✅ outbox', { cases: fc.constant(0), runs: 2, expect: { lost: equals(0) }, sometimes: { crashes: atLeast(1) }, run: async () => ({ lost: 0, crashes: 0 }) }, sink);
+    await expect(run).rejects.toThrow(/crashes ≥ 1 in no case of 2: the fault never fired/);
+    expect(recorded[0]).toMatchObject({ holds: false, observed: '2 cases: lost 0, crashes 0; crashes ≥ 1 in 0 of 2 cases' });
+  });
+
+  it('a "sometimes" expectation holds when one case of several fired, and says how many', async () => {
+    const { spec } = fakeExperiment();
+    const { sink, recorded } = fakeSink();
+    await runArm(spec, '✅ p', { cases: fc.constant(0), runs: 3, sometimes: { redelivered: above(0) }, run: async ({ index }) => ({ redelivered: index === 1 ? 4 : 0 }) }, sink);
+    expect(recorded[0]!.observed).toContain('redelivered > 0 in 1 of 3 cases');
+  });
+
+  it('a failing generated case: recorded with LAB_SEED and LAB_PATH in its replay line, every arena disposed, one alive at a time', async () => {
+    const { spec, state } = fakeExperiment();
+    const { sink, recorded } = fakeSink();
+    const run = runArm(spec, '✅ relay (fast)', { cases: fc.integer({ min: 0, max: 100 }), runs: 10, expect: { lost: equals(0) }, run: async ({ input }) => ({ lost: input > 50 ? 1 : 0 }) }, sink);
+    await expect(run).rejects.toThrow(/lost = 0 ✗ \(observed 1\)/);
+    const r = recorded[0]!;
+    expect(r.holds).toBe(false);
+    expect(r.replay).toMatch(/^LAB_SEED=-?\d+ LAB_PATH="[\d:]+" npx vitest run lab\/e-999 -t '✅ relay \\\(fast\\\)'$/);
+    expect(state.maxAlive).toBe(1);
+    expect(state.alive).toBe(0);
+    expect(state.disposed).toEqual(state.created);
+  });
+
+  it('an arm may bring its own kind of arena', async () => {
+    const { spec, state } = fakeExperiment();
+    const { sink } = fakeSink();
+    const own = { created: 0, disposed: 0 };
+    await runArm(spec, '❌ own arena', {
+      arena: async () => ((own.created += 1), { topic: 't', [Symbol.asyncDispose]: async () => void (own.disposed += 1) }),
+      expect: { ok: equals(1) },
+      run: async ({ arena }) => ({ ok: arena.topic === 't' ? 1 : 0 }),
+    }, sink);
+    expect(own).toEqual({ created: 1, disposed: 1 });
+    expect(state.created).toEqual([]);
+  });
+
+  it('a number the case did not return fails its expectation (a typo never passes)', () => {
+    expect(evaluate({ lsot: equals(0) }, { lost: 0 }, 'always')[0]!.holds).toBe(false);
+  });
+
+  it('replay lines escape the arm name for -t and the shell', () => {
+    expect(replayCommand('lab/e-002', "❌ direct, commit → produce (it's)")).toBe(`npx vitest run lab/e-002 -t '❌ direct, commit → produce \\(it'\\''s\\)'`);
+  });
+});
+
+describe('crash schedules and lives', () => {
+  it('crashSchedule draws lives at the given failpoints whose specs the services parse', () => {
+    fc.assert(
+      fc.property(crashSchedule(['relay.before-publish', 'relay.after-mark'], { skip: { min: 1, max: 4 }, lives: { min: 2, max: 3 } }), (schedule) => {
+        expect(schedule.length).toBeGreaterThanOrEqual(2);
+        for (const crash of schedule) {
+          const [[name, spec]] = parseFailpointList(failpointSpec(crash)) as [[string, unknown]];
+          expect(['relay.before-publish', 'relay.after-mark']).toContain(name);
+          expect(spec).toMatchObject({ action: { kind: 'crash' }, skip: crash.skip });
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('Lives runs each armed life to its death, a fault window each, then a clean life', async () => {
+    const started: Array<string | undefined> = [];
+    const fake = (failpoints?: string): ServiceProcess => {
+      started.push(failpoints);
+      return { name: 'x', url: '', pid: 0, log: () => '', isRunning: () => failpoints === undefined, kill: async () => {}, stop: async () => {}, exited: async () => {}, exitStatus: () => undefined };
+    };
+    const history = new History('lives');
+    const lives = new Lives(history, 'relay', async (fp) => fake(fp), [crashAt('relay.after-mark', 2), crashAt('relay.before-publish')]);
+    const last = await lives.throughAll();
+    expect(started).toEqual(['relay.after-mark=crash(skip=2)', 'relay.before-publish=crash(skip=0)', undefined]);
+    expect(last.isRunning()).toBe(true);
+    expect(lives.deaths).toBe(2);
+    expect(history.faultWindows().map((w) => [w.fault, w.target, w.end !== undefined])).toEqual([['crash', 'relay', true], ['crash', 'relay', true]]);
+  });
+});
