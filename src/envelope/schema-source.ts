@@ -23,6 +23,14 @@ export class UnknownSchemaIdError extends Error {
  */
 export const avroOptions: Partial<avro.ForSchemaOptions> = { wrapUnions: 'auto' };
 
+const registrationAttempts = 5;
+
+/** A concurrent first registration of the same subject by someone else (see `register`). */
+function isRegistrationRace(error: unknown): boolean {
+  const message = (error as Error)?.message ?? '';
+  return /already exists/i.test(message) || /does not match the configuration \(\w+ != NONE\)/.test(message);
+}
+
 export class RegistrySchemaSource implements SchemaSource {
   private readonly registry: SchemaRegistry;
 
@@ -32,14 +40,20 @@ export class RegistrySchemaSource implements SchemaSource {
 
   async register(subject: string, schema: string): Promise<number> {
     const register = () => this.registry.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: this.compatibility as never });
-    try {
-      return (await register()).id;
-    } catch (error) {
-      // Two services registering a new subject at once both see "no subject config", both register,
-      // and both try to set the subject's compatibility; the loser gets "rule COMPATIBILITY already
-      // exists" although its schema is registered. Once more: the config now exists and is compared.
-      if (!/already exists/i.test((error as Error).message ?? '')) throw error;
-      return (await register()).id;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return (await register()).id;
+      } catch (error) {
+        // Services registering a new subject at the same moment race through the library's three steps
+        // (read the subject's config: none; register; set the config). A loser that sets the config
+        // second gets "rule COMPATIBILITY already exists"; one that reads the config between another's
+        // register and set gets the registry's answer for a subject without a rule, NONE, and "does
+        // not match the configuration (BACKWARD != NONE)" — though nothing is misconfigured (a relay
+        // with 4 workers failed its first batches so, issue 8). Both settle within a round trip or two:
+        // try again shortly; a level that stays different is a real misconfiguration and is thrown.
+        if (!isRegistrationRace(error) || attempt >= registrationAttempts) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
     }
   }
 

@@ -45,6 +45,8 @@ export interface EventPublisherConfig {
   /** kafkajs retry options for connecting and sending (default: kafkajs's own defaults). */
   retry?: RetryOptions;
   logger?: Logger;
+  /** The serde to encode with (default: a new one for `${topic}-value`). Publishers of one service share one, so the schema is registered once. */
+  serde?: EnvelopeSerde;
 }
 
 /** An event to publish; `headers` (e.g. as stored in an outbox row) default to the envelope's. */
@@ -99,7 +101,7 @@ export class EventPublisher {
   private readonly partitionOf = new WeakMap<Message, number>();
 
   constructor(private readonly config: EventPublisherConfig) {
-    this.serde = new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${config.topic}-value` });
+    this.serde = config.serde ?? new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${config.topic}-value` });
     const logger = config.logger?.child({ component: 'kafkajs' });
     this.kafka = new Kafka({
       clientId: config.clientId,

@@ -36,6 +36,7 @@ import type { RetryOptions } from 'kafkajs';
 import type { CommonConfig } from '../../config.ts';
 import { createPool } from '../../db/pool.ts';
 import type { EventEnvelope } from '../../envelope/envelope.ts';
+import { EnvelopeSerde, RegistrySchemaSource } from '../../envelope/index.ts';
 import { failpoint } from '../../failpoints/index.ts';
 import { createHttpServer, listen } from '../../http/server.ts';
 import { EventPublisher, UnacknowledgedPartitionsError, type OutgoingEvent } from '../../kafka/event-publisher.ts';
@@ -102,6 +103,8 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
     session: ShardSession;
     publisher: EventPublisher;
   }
+  // One serde for every worker: it registers the schema once (its registration is shared while in flight).
+  const serde = new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${config.topics.events}-value` });
   const workers: Worker[] = Array.from({ length: concurrency }, (_, i) => ({
     session: new ShardSession(config.mysql, dbQueries),
     publisher: new EventPublisher({
@@ -112,6 +115,7 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
       idempotent: config.idempotent ?? true,
       ...(config.producerRetry ? { retry: config.producerRetry } : {}),
       logger,
+      serde,
     }),
   }));
   const backoffOptions = config.backoff ?? defaultBackoff;
