@@ -13,6 +13,8 @@ import type { ServiceProcess } from '../infra/services.ts';
 export class Keeper<Role extends string> {
   readonly processes = new Map<Role, ServiceProcess>();
   deaths = 0;
+  /** Restarts that failed and were tried again. */
+  failedStarts = 0;
   private running = true;
   private loop?: Promise<void>;
 
@@ -30,13 +32,31 @@ export class Keeper<Role extends string> {
           if (this.running && !this.processes.get(role)!.isRunning()) {
             this.deaths += 1;
             const window = this.history.faultStart('death', role);
-            this.processes.set(role, await this.start(role));
+            this.processes.set(role, await this.restart(role));
             this.history.faultEnd(window);
           }
         }
         await sleep(100);
       }
     })();
+  }
+
+  /**
+   * Starts the role again until a start succeeds: a restart can fail while the fault that killed it is
+   * still on (a consumer whose group coordinator's broker is down exits during start-up), and a keeper
+   * that gave up there would leave the role dead for the rest of the case (a CI run's E-001 waited 60 s
+   * for a consumer that was never restarted).
+   */
+  private async restart(role: Role): Promise<ServiceProcess> {
+    for (;;) {
+      try {
+        return await this.start(role);
+      } catch (error) {
+        if (!this.running) throw error;
+        this.failedStarts += 1;
+        await sleep(1000);
+      }
+    }
   }
 
   /** The role's process once it runs (a fault scheduled while it restarts waits for the new one). */

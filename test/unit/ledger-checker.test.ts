@@ -67,4 +67,28 @@ describe('Keeper', () => {
     expect(keeper.deaths).toBe(1);
     expect(history.faultWindows().map((w) => [w.fault, w.target, w.end !== undefined])).toEqual([['death', 'relay-1', true]]);
   });
+
+  it('tries a failed restart again instead of leaving the role dead', async () => {
+    const alive = new Map<string, boolean>();
+    let n = 0;
+    let failNext = 0;
+    const start = async (role: string): Promise<ServiceProcess> => {
+      if (failNext > 0) {
+        failNext -= 1;
+        throw new Error(`${role} exited during start`);
+      }
+      const name = `${role}-${(n += 1)}`;
+      alive.set(name, true);
+      return { name, url: '', pid: 0, log: () => '', isRunning: () => alive.get(name)!, kill: async () => void alive.set(name, false), stop: async () => {}, exited: async () => {}, exitStatus: () => undefined };
+    };
+    const history = new History('keeper');
+    const keeper = new Keeper(history, ['consumer-1'], start);
+    await keeper.startAll();
+    failNext = 1;
+    alive.set('consumer-1-1', false);
+    const replacement = await keeper.alive('consumer-1');
+    await keeper.stopAll();
+    expect(replacement.name).toBe('consumer-1-2');
+    expect({ deaths: keeper.deaths, failedStarts: keeper.failedStarts }).toEqual({ deaths: 1, failedStarts: 1 });
+  });
 });
