@@ -86,7 +86,7 @@ export async function clusterProblems(descriptor: EnvironmentDescriptor): Promis
 export async function downLocalCluster(log: (line: string) => void = () => undefined, { now = false }: { now?: boolean } = {}): Promise<string[]> {
   const stopped = await supervisor.stopAll(stopOrder, now ? 0 : undefined);
   for (const name of stopped) log(`stopped ${name}`);
-  fs.rmSync(runPaths.root, { recursive: true, force: true });
+  fs.rmSync(runPaths.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   return stopped;
 }
 
@@ -128,7 +128,9 @@ async function abandonStart(log: (line: string) => void): Promise<string | undef
   const stopped = await supervisor.stopAll(stopOrder);
   for (const name of stopped) log(`stopped ${name}`);
   const kept = keepLogs(runPaths.logs, keptLogsRoot);
-  fs.rmSync(runPaths.root, { recursive: true, force: true });
+  // Retried: a start-up step killed a moment ago (mysql-install-db's bootstrap server) may still be
+  // writing its last files, and rmdir then fails with ENOTEMPTY (seen once in a CI run).
+  fs.rmSync(runPaths.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   return kept;
 }
 
