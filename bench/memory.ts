@@ -1,13 +1,14 @@
 /**
  * Resident memory of the local cluster's processes (from their pid files), read once before any load:
- * what the machine spends on the lab before a service does anything. The services themselves run inside
- * the bench process (section 4 prints its RSS with all three idle).
+ * what the machine spends on the lab before a service does anything. Section 4 prints the RSS of its
+ * three service processes, idle.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
 
-function residentMiB(pid: number): number | undefined {
+/** VmRSS of a process in MiB, undefined once it is gone. */
+export function residentMiB(pid: number): number | undefined {
   try {
     const match = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) / 1024 : undefined;

@@ -137,14 +137,21 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
 
   /** Publishes one batch of one shard; returns how many events were published (0: none or failed). */
   async function relayShard({ session, publisher }: Worker, shard: number): Promise<number> {
-    if (!(await session.tryLease(shard))) return 0;
+    let rows: OutboxRow[] = [];
+    let released = false;
     try {
-      let rows: OutboxRow[] = [];
       try {
-        await session.begin();
-        rows = await session.lockBatch(shard, batchSize);
-        if (rows.length === 0) {
+        const batch = await session.openBatch(shard, batchSize);
+        if (batch === undefined) {
+          // Another worker or relay holds the shard: end the empty transaction, no lease to give back.
           await session.commit();
+          released = true;
+          return 0;
+        }
+        rows = batch;
+        if (rows.length === 0) {
+          await session.finish(shard, []);
+          released = true;
           return 0;
         }
         const events = rows.map(toOutgoingEvent);
@@ -153,8 +160,8 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
         await publisher.publish(events);
         publishDuration.observe((performance.now() - started) / 1000);
         await failpoint('relay.after-publish-before-mark');
-        await session.markPublished(rows.map((row) => row.id));
-        await session.commit();
+        await session.finish(shard, rows.map((row) => row.id));
+        released = true;
       } catch (error) {
         await failBatch(session, shard, rows, error);
         return 0;
@@ -170,7 +177,7 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
       }
       return rows.length;
     } finally {
-      await session.releaseLease(shard).catch(() => session.close());
+      if (!released) await session.releaseLease(shard).catch(() => session.close());
     }
   }
 

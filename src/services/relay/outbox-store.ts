@@ -53,7 +53,8 @@ export class ShardSession {
 
   private async connect(): Promise<mysql.Connection> {
     if (!this.connection) {
-      const connection = await mysql.createConnection({ ...this.config, connectTimeout: 5000, supportBigNumbers: true });
+      // multipleStatements: a batch is three round trips (openBatch, the oldest-row check, finish), not seven.
+      const connection = await mysql.createConnection({ ...this.config, connectTimeout: 5000, supportBigNumbers: true, multipleStatements: true });
       // A dead socket emits 'error' outside any query; without a listener it would crash the process.
       connection.on('error', () => {
         if (this.connection === connection) this.connection = undefined;
@@ -63,33 +64,30 @@ export class ShardSession {
     return this.connection;
   }
 
-  /** True when the shard's lease was free and is now ours (never waits: timeout 0). */
-  async tryLease(shard: number): Promise<boolean> {
-    const rows = await this.query<Array<{ acquired: number | null }>>('SELECT GET_LOCK(?, 0) AS acquired', [shardLockName(this.config.database, shard)]);
-    return Number(rows[0]?.acquired) === 1;
-  }
-
-  /** No-op without a connection: a closed session already lost its leases. */
-  async releaseLease(shard: number): Promise<void> {
-    if (!this.connection) return;
-    await this.query('SELECT RELEASE_LOCK(?)', [shardLockName(this.config.database, shard)]);
-  }
-
-  async begin(): Promise<void> {
-    await this.query('START TRANSACTION');
-  }
-
-  /** The shard's oldest unpublished rows, in id (= commit order per aggregate) order, locked. */
-  async lockBatch(shard: number, limit: number): Promise<OutboxRow[]> {
-    const rows = await this.query<Array<{ id: number | string; event_id: string; aggregate_id: string; aggregate_version: number | string; payload: string; headers: string }>>(
-      `SELECT id, event_id, aggregate_id, aggregate_version, payload, headers
+  /**
+   * Leases the shard and locks its oldest unpublished rows, in id (= commit order per aggregate) order:
+   * one round trip (GET_LOCK, START TRANSACTION, the locking SELECT) instead of three, because each round
+   * trip crosses Toxiproxy and a busy machine, and a relay that waits on them delays every event behind
+   * it (the e2e bench's relay leg). Undefined when another session holds the lease; the transaction is
+   * then open on nothing, and `finish` or `rollback` ends it. `@lab_leased` is a constant for the
+   * optimizer: without the lease the SELECT is an "Impossible WHERE" that reads and locks no row.
+   */
+  async openBatch(shard: number, limit: number): Promise<OutboxRow[] | undefined> {
+    const results = await this.query<unknown[]>(
+      `SET @lab_leased = GET_LOCK(?, 0);
+       START TRANSACTION;
+       SELECT id, event_id, aggregate_id, aggregate_version, payload, headers
          FROM outbox_event
-        WHERE shard = ? AND published_at IS NULL
+        WHERE shard = ? AND published_at IS NULL AND @lab_leased = 1
         ORDER BY id
         LIMIT ?
-        FOR UPDATE SKIP LOCKED`,
-      [shard, limit],
+        FOR UPDATE SKIP LOCKED;
+       SELECT @lab_leased AS leased`,
+      [shardLockName(this.config.database, shard), shard, limit],
     );
+    const rows = results[2] as Array<{ id: number | string; event_id: string; aggregate_id: string; aggregate_version: number | string; payload: string; headers: string }>;
+    const [lease] = results[3] as Array<{ leased: number | string | null }>;
+    if (Number(lease?.leased) !== 1) return undefined;
     const locked = rows.map((row) => ({
       id: Number(row.id),
       eventId: row.event_id,
@@ -116,12 +114,25 @@ export class ShardSession {
     return locked.filter((row) => batchStart.get(row.aggregateId) === oldestOf.get(row.aggregateId));
   }
 
-  async markPublished(ids: number[]): Promise<void> {
-    if (ids.length) await this.query('UPDATE outbox_event SET published_at = NOW(6) WHERE id IN (?)', [ids]);
+  /**
+   * Marks the rows published, commits and gives the lease back, in one round trip. The lease is released
+   * only after COMMIT, so the next holder never sees these rows unmarked; when the UPDATE or the COMMIT
+   * fails the statements after it do not run and the caller's `rollback` + `releaseLease` clean up.
+   */
+  async finish(shard: number, ids: number[]): Promise<void> {
+    const lock = shardLockName(this.config.database, shard);
+    if (ids.length) await this.query('UPDATE outbox_event SET published_at = NOW(6) WHERE id IN (?); COMMIT; DO RELEASE_LOCK(?)', [ids, lock]);
+    else await this.query('COMMIT; DO RELEASE_LOCK(?)', [lock]);
   }
 
   async commit(): Promise<void> {
     await this.query('COMMIT');
+  }
+
+  /** No-op without a connection: a closed session already lost its leases. */
+  async releaseLease(shard: number): Promise<void> {
+    if (!this.connection) return;
+    await this.query('DO RELEASE_LOCK(?)', [shardLockName(this.config.database, shard)]);
   }
 
   /** No-op without a connection: a closed session's transaction is already rolled back. */
