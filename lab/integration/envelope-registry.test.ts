@@ -3,7 +3,7 @@
  * decoding by the id in the bytes, and an unknown id reported as such (not as a crash or a retry).
  */
 import { describe, expect, it } from 'vitest';
-import { EnvelopeDecodeError, EnvelopeSerde, frame, newEnvelope, RegistrySchemaSource } from '../../src/envelope/index.ts';
+import { EnvelopeDecodeError, EnvelopeSerde, envelopeSchema, frame, newEnvelope, RegistrySchemaSource } from '../../src/envelope/index.ts';
 import { isolationId } from '../infra/isolation.ts';
 import { labEnvironment } from '../infra/vitest.ts';
 
@@ -29,6 +29,26 @@ describe('envelope serde with the schema registry', () => {
 });
 
 describe('concurrent first registration', () => {
+  it('a first registration cut off between its register and its config update does not block the subject for good', async () => {
+    // What a registrant SIGKILLed between the library's two steps leaves behind (E-002 killed a relay
+    // there): the subject has a version but no compatibility rule, and the registry answers NONE. Every
+    // later register failed "(BACKWARD != NONE)" forever and the relay never published again.
+    const registry = env.descriptor.schemaRegistry.url;
+    const orphan = `${isolationId(env, 'envelope_cut')}.wallet-events-value`;
+    const serde = new EnvelopeSerde(new RegistrySchemaSource(registry), { subject: orphan });
+    const posted = await fetch(`${registry}/subjects/${encodeURIComponent(orphan)}/versions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ schema: envelopeSchema() }),
+    });
+    expect(posted.status).toBe(200);
+    const level = async () => ((await (await fetch(`${registry}/config/${encodeURIComponent(orphan)}`)).json()) as { compatibilityLevel: string }).compatibilityLevel;
+    expect(await level()).toBe('NONE');
+    const id = await serde.schemaId();
+    expect(id).toBe(((await posted.clone().json()) as { id: number }).id);
+    expect(await level()).toBe('BACKWARD');
+  });
+
   it('several services registering a new subject at the same moment all get the same id', async () => {
     // Five fresh subjects, eight registrants each: a registrant that reads the subject's config between
     // another's register and config update saw NONE and failed (issue 8, the relay's workers).
