@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeReport, type ReportMeta, type TestOutcome } from './render.ts';
+import type { ReportMeta, TestOutcome } from './model.ts';
+import { writeReport } from './render.ts';
 import type { ArmResult, TimelinePoint } from './results.ts';
 
 /** Deterministic noise (no Math.random: the sample must look the same every time). */
