@@ -140,11 +140,17 @@ function groupByExperiment(arms: ArmModel[]): ExperimentModel[] {
   return [...groups.values()];
 }
 
-/** By experiment (E-2 before E-10), keeping the recorded order of arms within one. */
+/**
+ * By experiment (E-2 before E-10), then in the order the arms were recorded (`recordedAt`; the result
+ * files are read in name order, which would put a suite's ✅ arm before its ❌ arm), else as given.
+ */
 export function sortResults(results: ArmResult[]): ArmResult[] {
   return results
     .map((result, index) => ({ result, index }))
-    .sort((a, b) => a.result.experiment.localeCompare(b.result.experiment, 'en', { numeric: true }) || a.index - b.index)
+    .sort((a, b) =>
+      a.result.experiment.localeCompare(b.result.experiment, 'en', { numeric: true }) ||
+      (a.result.recordedAt && b.result.recordedAt ? a.result.recordedAt.localeCompare(b.result.recordedAt) : 0) ||
+      a.index - b.index)
     .map(({ result }) => result);
 }
 

@@ -69,6 +69,12 @@ describe('reportModel', () => {
     expect(model.arms.map((a) => a.anchor)).toEqual(['arm-e-002-direct', 'arm-e-002-outbox', 'arm-e-003-retry-topic', 'arm-e-010-acks-1']);
   });
 
+  it('orders arms within an experiment as they were recorded, not as their result files sort', () => {
+    const arm = (name: string, recordedAt?: string): ArmResult => ({ experiment: 'E-004', title: 't', arm: name, expected: '', observed: '', holds: true, numbers: {}, ...(recordedAt ? { recordedAt } : {}) });
+    const files = [arm('✅ commit after', '2026-12-02T14:23:17.000Z'), arm('❌ commit before', '2026-12-02T14:22:24.000Z'), { ...arm('❌ x'), experiment: 'E-003' }];
+    expect(reportModel(files, sampleMeta()).arms.map((a) => a.result.arm)).toEqual(['❌ x', '❌ commit before', '✅ commit after']);
+  });
+
   it('gives two arms of the same name distinct anchors', () => {
     const arm: ArmResult = { experiment: 'E-1', title: 't', arm: '✅ a', expected: '', observed: '', holds: true, numbers: {} };
     expect(reportModel([arm, { ...arm }], sampleMeta()).arms.map((a) => a.anchor)).toEqual(['arm-e-1-a', 'arm-e-1-a-2']);
