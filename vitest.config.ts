@@ -31,6 +31,8 @@ export default defineConfig({
           include: ['lab/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['lab/infra/global-setup.ts'],
+          // The worker exits if the runner is killed (it would go on faulting a reused cluster).
+          setupFiles: ['lab/infra/worker-setup.ts'],
           pool: 'forks',
           // One fork, files one after another: suites share the cluster and fault it.
           poolOptions: { forks: { singleFork: true } },
