@@ -26,7 +26,9 @@ export function exitWithRunner(options: { intervalMs?: number; onOrphaned?: () =
     options.onOrphaned ??
     (() => {
       process.stderr.write(`[lab] the test runner (pid ${runner}) is gone: worker ${process.pid} exits\n`);
-      process.exit(1);
+      // Not process.exit: Vitest replaces it in workers with an error report to the (dead) runner, and
+      // the worker went on, its memory growing. Nothing is left to flush for a runner that is gone.
+      process.kill(process.pid, 'SIGKILL');
     });
   const timer = setInterval(() => {
     if (process.ppid === runner) return;
