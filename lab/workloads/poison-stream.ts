@@ -3,18 +3,20 @@
  * records (lab/clients/poison-producer.ts) interleaved on the SAME partitions, next to the accounts
  * whose events they would hold up; and the same stream without poison, as a baseline.
  *
- *   const cases = poisonStreamCases;                          // generator: accounts, deposits, the poison plan
- *   const baseline = await pacedDeposits(stream, c.good);     // good events and when each was sent
- *   const among = await pacedDeposits(stream, c.good, poisonPlan(c));   // …and the poison sent next to them
+ *   e005.property('…', { cases: poisonStreamCases, … })      // generator: accounts, deposits, the poison plan
+ *   const baseline = await pacedPhase(stream, pool, c.good);                 // good events, applied, latencies
+ *   const among = await pacedPhase(stream, pool, c.good, poisonPlan(c));    // …and the poison sent next to them
  *
  * Checked by lab/checkers/dead-letter.ts (every poison record a complete dead letter at attempt 1) and
  * lab/checkers/applied.ts (every good event applied once); the latencies are applied − sent.
  */
 import fc from 'fast-check';
+import type mysql from 'mysql2/promise';
 import type { ParkedRecord } from '../checkers/dead-letter.ts';
 import { errorClassOf, poisonKinds, poisonRecord, type PoisonKind } from '../clients/poison-producer.ts';
 import type { accountStream } from '../clients/record-sender.ts';
 import { sleep } from '../infra/ports.ts';
+import { appliedAt, waitApplied } from '../observe/database.ts';
 import type { EventEnvelope } from '../../src/envelope/index.ts';
 
 export const poisonStreamCases = fc.record({
@@ -35,6 +37,15 @@ export function poisonPlan(c: PoisonStreamCase): Array<{ kind: PoisonKind; accou
 
 /** Pause between the records of a stream. */
 export const paceMs = 10;
+
+/** A paced phase: sends it, waits until its good events are applied; their latencies (DB applied_at − sent). */
+export async function pacedPhase(stream: ReturnType<typeof accountStream>, pool: mysql.Pool, count: number, plan?: ReturnType<typeof poisonPlan>) {
+  const sent = await pacedDeposits(stream, count, plan);
+  const ids = sent.good.map((g) => g.e.eventId);
+  await waitApplied(pool, ids, plan ? 'the deposits sent among poison' : 'the baseline deposits');
+  const times = await appliedAt(pool, ids);
+  return { ...sent, events: sent.good.map((g) => g.e), latencies: sent.good.map((g) => times.get(g.e.eventId)! - g.sentAt) };
+}
 
 /** Sends `count` deposits round the accounts, paced, and after deposit i the plan's poison for i; returns what was sent. */
 export async function pacedDeposits(stream: ReturnType<typeof accountStream>, count: number, plan: ReturnType<typeof poisonPlan> = []) {

@@ -28,3 +28,10 @@ describe('replay operator workload', () => {
     fc.assert(fc.property(replayCases, (c) => c.deposits >= 1 && c.withdrawals >= 1 && c.poison >= 1 && c.limit > 0));
   });
 });
+
+describe('replay operator workload: repeats', () => {
+  it('counts the records each job re-publishes that an earlier job had re-published (the duplicates the consumer skips)', () => {
+    const jobs = replayOperatorJobs(parked, { operator: 'op', ratePerSecond: 5 });
+    expect(jobs.map((j) => [j.name, j.repeats])).toEqual([['dry run', 0], ['deposits', 0], ['all transient', 2], ['again', 5]]);
+  });
+});
