@@ -52,8 +52,12 @@ import type { EventEnvelope } from '../src/envelope/index.ts';
 const env = labEnvironment();
 const [partitions, retryDelaysMs] = [3, [200, 400, 800]];
 const maxAttempts = retryDelaysMs.length + 1; // the consumer's default: one attempt per retry topic, plus the first
-const e005 = experiment({ id: 'E-005', title: 'DLQ and controlled replay', suite: 'lab/e-005', arena: (label) => createArena(env, `e005_${label}`, partitions, { retryDelaysMs }) });
+const e005 = experiment({
+  id: 'E-005', title: 'DLQ and controlled replay', suite: 'lab/e-005', arena: (label) => createArena(env, `e005_${label}`, partitions, { retryDelaysMs }),
+  question: 'Do non-blocking retry topics heal transient failures without ever parking them in the DLQ; do poison records go to the DLQ with everything an operator needs, without holding up the good events on their partition; and can the DLQ be replayed under control (dry run, filter, rate limit, audit) so that replaying the same dead letters twice still applies each event once?',
+});
 const ms = (n: number) => `${Math.round(n)} ms`;
+const deposit = (amount: number) => (accountId: string) => ({ type: 'FundsDeposited' as const, accountId, amount });
 const metrics = async (url: string, ...names: string[]) => Promise.all(names.map((name) => scrapeMetric(url, name)));
 const fired = async (url: string) => ((await (await fetch(`${url}/failpoints`)).json()) as Record<string, { fired: number }>)['consumer.apply']?.fired ?? 0;
 
@@ -72,16 +76,13 @@ async function setUp(arena: Arena, history: History, accounts: string[]) {
   };
   return { groupId, pool, nemesis, consumer, stream, send: stream.send, applied, parked: deadLetters(env, arena.admin, arena.config.topics) };
 }
-const deposit = (amount: number) => (accountId: string) => ({ type: 'FundsDeposited' as const, accountId, amount });
 
 e005.property('✅ retry topics', {
   label: 'retry',
   // One record failing `repeated` times in a row (< maxAttempts: transient by definition), then `spread` consecutive failures `atPercent` into the stream.
   cases: fc.record({ accounts: fc.integer({ min: 2, max: 5 }), deposits: fc.integer({ min: 3, max: 6 }), repeated: fc.integer({ min: 1, max: maxAttempts - 1 }), spread: fc.integer({ min: 1, max: maxAttempts - 1 }), atPercent: fc.integer({ min: 0, max: 100 }) }),
-  expect: {
-    firedRepeated: equals('repeated'), firedSpread: equals('spread'), lost: equals(0), unexpected: equals(0), doubleApplied: equals(0), wrongBalances: equals(0),
-    dlq: equals(0), dlqTotal: equals(0), retries: equals('failuresAndHolds'), reordered: equals(0),
-  },
+  expect: { firedRepeated: equals('repeated'), firedSpread: equals('spread'), lost: equals(0), unexpected: equals(0), doubleApplied: equals(0), wrongBalances: equals(0),
+    dlq: equals(0), dlqTotal: equals(0), retries: equals('failuresAndHolds'), reordered: equals(0) },
   sometimes: { fired: atLeast(1), 'retries retry-1': atLeast(1) },
   combine: { healedAfterRepeatsMaxMs: 'max' },
   run: async ({ arena, history, input: s, index, log }) => {
@@ -150,10 +151,8 @@ e005.property('✅ poison isolation', {
 e005.property('✅ controlled replay', {
   label: 'replay',
   cases: replayCases,
-  expect: {
-    badDeadLetters: equals(0), dlq: equals('parked'), retries: equals('retriesExpected'), appliedBeforeReplay: equals(0), dryRunPublished: equals(0), withdrawalsAppliedEarly: equals(0), badReplayJobs: equals(0),
-    'worst rate / limit': atMost(1), auditRows: equals('auditExpected'), lost: equals(0), unexpected: equals(0), doubleApplied: equals(0), wrongBalances: equals(0), duplicatesSkipped: equals('duplicatesExpected'),
-  },
+  expect: { badDeadLetters: equals(0), dlq: equals('parked'), retries: equals('retriesExpected'), appliedBeforeReplay: equals(0), dryRunPublished: equals(0), withdrawalsAppliedEarly: equals(0), badReplayJobs: equals(0),
+    'worst rate / limit': atMost(1), auditRows: equals('auditExpected'), lost: equals(0), unexpected: equals(0), doubleApplied: equals(0), wrongBalances: equals(0), duplicatesSkipped: equals('duplicatesExpected') },
   sometimes: { replayed: atLeast(1), duplicatesSkipped: atLeast(1) },
   combine: { 'worst rate / limit': 'max' },
   run: async ({ arena, history, input: c, index, log }) => {
