@@ -24,12 +24,13 @@ export type Arena = Awaited<ReturnType<typeof createArena>>;
 
 const live = new Set<() => Promise<void>>();
 
-export async function createArena(env: LabEnvironment, name: string, partitions: number) {
+/** `retryDelaysMs`: the retry topics' delays (one topic each; the consumer's default otherwise). */
+export async function createArena(env: LabEnvironment, name: string, partitions: number, options: { retryDelaysMs?: number[] } = {}) {
   const id = isolationId(env, name);
   const database = await createMigratedDatabase(env, id);
   const admin = kafka(env, `${id}-admin`).admin();
   await admin.connect();
-  const config = commonConfig(env, { database: id, topicPrefix: `${id}.` });
+  const config = commonConfig(env, { database: id, topicPrefix: `${id}.`, ...options });
   await ensureTopics(admin, config.topics, partitions);
   const failpointLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), `${id}-`)), 'crashes.jsonl');
   const processes: ServiceProcess[] = [];
