@@ -9,13 +9,16 @@
  *           back and decodes every value with EnvelopeSerde.
  * Fault     A relay whose broker list is a closed port (127.0.0.1:1): every send fails. A partition
  *           leader that moves while a batch spanning two partitions is in flight (requests to broker 2
- *           held 8 s in its proxy; the partition reassigned to broker 1 meanwhile).
+ *           held 8 s in its proxy; the partition reassigned to broker 1 meanwhile). A send kafkajs retries
+ *           while its request to broker 2 is still held (both partitions moved behind the producer's back),
+ *           then the next batches of the same producer.
  * Expected  Every event id exactly once on the topic, versions 1, 2, 3 … per account in partition order,
  *           backlog 0, both relays doing part of the work. With Kafka unreachable: nothing published,
- *           attempts > 0 and last_error on the rows; a healthy relay then drains them, each once.
+ *           attempts > 0 and last_error on the rows; a healthy relay then drains them, each once. Every
+ *           row the relay marks is on the topic (no acknowledgement of a batch taken for a duplicate).
  * Numbers   `[outbox-relay] …`: drain time and how the two relays split the work.
  */
-import type { Admin, Kafka } from 'kafkajs';
+import { Partitioners, type Admin, type Kafka } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, type EventEnvelope } from '../../src/envelope/index.ts';
@@ -346,6 +349,76 @@ describe('outbox-relay', () => {
     const unacknowledged = await relay.metrics.value('relay_unacknowledged_batches_total');
     report(`sends that resolved without every partition acknowledged (not marked, sent again): ${unacknowledged}`);
     expect(unacknowledged).toBeGreaterThan(0); // the fault path really fired
+    await stopRelay(relay);
+  });
+
+  it('a send retried while a request is still held: the next batch is not acknowledged as a duplicate of it (stale idempotent sequence)', async () => {
+    // kafkajs 2.2.4 numbers an idempotent producer's batches per partition: it adds a request's message
+    // count to the partition's sequence before sending and subtracts it again when that request fails.
+    // When one broker fails a send fast, kafkajs retries at once, while another request of the first
+    // attempt is still in flight. Here: p0 was moved off broker 1 and p1 off broker 2 behind the
+    // producer's back (stale metadata); the first attempt sends p1's record to broker 2, whose link holds
+    // it 8 s, and p0's to broker 1, which answers NOT_LEADER at once. The retry sends p1's record to its
+    // new leader, broker 1, already numbered after the held one (sequence 1; a producer a partition has
+    // never seen may start anywhere). Then the held request fails, kafkajs subtracts its count again, and
+    // the NEXT batch for p1 gets sequence 1 once more: broker 1 takes it for a retry of the batch it
+    // holds, answers "appended at offset X" without appending it, and the relay marks a row whose event
+    // is on no broker — E-001's lost v22 next to a present v23.
+    const [one, two, three] = env.descriptor.kafka.brokers;
+    if (!one || !two || !three || !two.proxy) throw new Error('this test needs 3 brokers behind Toxiproxy');
+    const config = commonConfig(env, { database: id, topicPrefix: `${id}.sequence.` });
+    const topic = config.topics.events;
+    const direct = (await directKafka(env, `${id}-direct-seq`)).admin();
+    await direct.connect();
+    await admin.createTopics({ topics: [{ topic, replicaAssignment: [{ partition: 0, replicas: [one.id, two.id, three.id] }, { partition: 1, replicas: [two.id, one.id, three.id] }] }] });
+    const leaders = async () => new Map((await direct.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
+    const leadersAre = (p0: number, p1: number) => async () => {
+      const now = await leaders().catch(() => new Map<number, number>());
+      return now.get(0) === p0 && now.get(1) === p1;
+    };
+    await waitFor('p0 led by broker 1, p1 by broker 2', leadersAre(one.id, two.id), { timeoutMs: 30_000, intervalMs: 100 });
+    await ensureTopics(admin, config.topics);
+    subjects.push(`${topic}-value`);
+    // One account on each partition, by the producer's own partitioner (Java's murmur2).
+    const partitioner = Partitioners.DefaultPartitioner();
+    const partitionMetadata = [0, 1].map((partitionId) => ({ partitionId, leader: partitionId, replicas: [], isr: [], partitionErrorCode: 0 }));
+    const accountOn = (partition: number) => Array.from({ length: 50 }, (_, i) => `sequence-${i}`).find((key) => partitioner({ topic, partitionMetadata, message: { key, value: null } }) === partition)!;
+    const [onP0, onP1] = [accountOn(0), accountOn(1)];
+    const event = (accountId: string, version: number): EventEnvelope =>
+      version === 1
+        ? newEnvelope({ type: 'AccountOpened', accountId, owner: `owner ${accountId}`, currency: 'EUR' }, { id: accountId, version })
+        : newEnvelope({ type: 'FundsDeposited', accountId, amount: version * 10 }, { id: accountId, version });
+    const written: EventEnvelope[] = [];
+    const publish = async (what: string, envelopes: EventEnvelope[]) => {
+      await database.pool.query('INSERT INTO outbox_event (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, shard, payload, headers) VALUES ?', [envelopes.map((envelope) => outboxRow(envelope, 1))]);
+      written.push(...envelopes);
+      await waitFor(what, async () => (await unpublished(envelopes.map((e) => e.eventId))) === 0, { timeoutMs: 40_000, intervalMs: 100 });
+    };
+    const nemesis = new Nemesis(env);
+    // One worker, so one producer publishes every batch; one shard, so a batch holds every pending row.
+    const relay = await startRelay({ ...config, relayId: 'relay-sequence', outboxShards: 1, batchSize: 500, concurrency: 1, pollIntervalMs: 10, kafka: { brokers: [one.address, three.address] } });
+    try {
+      // The producer learns the topic's leaders (p0 → 1, p1 → 2) and writes to p0 only: p1 never saw it.
+      await publish('the warm-up batch marked', [event(onP0, 1)]);
+      await nemesis.latency(two.proxy, 8000, 0, 'upstream');
+      await direct.alterPartitionReassignments({ topics: [{ topic, partitionAssignment: [{ partition: 0, replicas: [three.id, two.id] }, { partition: 1, replicas: [one.id, three.id] }] }] });
+      await waitFor('p0 led by broker 3, p1 by broker 1', leadersAre(three.id, one.id), { timeoutMs: 20_000, intervalMs: 100 });
+      await publish('the retried batch marked', [event(onP0, 2), event(onP1, 1)]);
+      await nemesis.heal();
+      await publish('the next batch marked', [event(onP1, 2)]);
+      await publish('the batch after it marked', [event(onP1, 3)]);
+    } finally {
+      await nemesis.heal();
+      await direct.disconnect();
+    }
+    const onTopic = await readTopic(config, written.length, 10_000);
+    const ids = new Set(onTopic.map((r) => r.envelope.eventId));
+    const markedButAbsent = written.filter((e) => !ids.has(e.eventId)).map((e) => `${e.aggregateId} v${e.aggregateVersion}`);
+    report(`stale sequence after a retried send: ${written.length} rows marked, ${ids.size} distinct on the topic, marked but absent: ${markedButAbsent.join(', ') || 'none'}`);
+    expect(markedButAbsent).toEqual([]);
+    expect(check(onTopic, written).outOfOrder).toEqual([]);
+    // The premise really happened: kafkajs retried the second batch (its producer was then replaced).
+    expect(await relay.metrics.value('relay_producers_retired_total')).toBeGreaterThan(0);
     await stopRelay(relay);
   });
 });

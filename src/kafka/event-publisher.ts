@@ -27,6 +27,20 @@
  * acknowledgement (error code 0, an offset) for each of them; otherwise it throws
  * `UnacknowledgedPartitionsError` and the caller treats the whole batch as not published (it is sent
  * again: at-least-once, consumers dedupe by event id).
+ *
+ * An acknowledgement is not proof either, once a send was retried inside kafkajs (E-001's lost v22).
+ * kafkajs numbers an idempotent producer's batches per partition: it adds a request's message count to
+ * the partition's sequence before sending and subtracts it when that request fails. When one broker fails
+ * a send fast (NOT_LEADER after a leader moved), kafkajs retries while another request of the same
+ * attempt is still in flight (to a paused broker, or through a slow link). If the retry sends that
+ * partition's records to its new leader, they are numbered after the in-flight ones; when the in-flight
+ * request then fails, the subtraction moves the sequence back onto the batch just appended, and the
+ * producer's NEXT batch for that partition (same count) carries the same sequence numbers: the broker
+ * takes it for a retry of the batch it holds and acknowledges it with that batch's offset, without
+ * appending it. So `publish` (1) retires the producer after any send kafkajs retried (seen as the
+ * partitioner being asked twice for one message), before its sequence numbers can number another batch,
+ * and (2) rejects an acknowledgement whose offset is not past every offset this producer was given
+ * before on that partition (`DuplicateAcknowledgementError`): a repeated offset is a duplicate's answer.
  */
 import { Kafka, Partitioners, logLevel as kafkaLogLevel, type ICustomPartitioner, type LogEntry, type Message, type Producer, type RecordMetadata, type RetryOptions } from 'kafkajs';
 import type { EventEnvelope } from '../envelope/envelope.ts';
@@ -47,6 +61,8 @@ export interface EventPublisherConfig {
   logger?: Logger;
   /** The serde to encode with (default: a new one for `${topic}-value`). Publishers of one service share one, so the schema is registered once. */
   serde?: EnvelopeSerde;
+  /** Called when a producer is replaced: `failed` after a failed send, `retried` after a send kafkajs retried. */
+  onProducerRetired?: (reason: 'failed' | 'retried') => void;
 }
 
 /** An event to publish; `headers` (e.g. as stored in an outbox row) default to the envelope's. */
@@ -77,6 +93,33 @@ export class UnacknowledgedPartitionsError extends Error {
   }
 }
 
+/** send() acknowledged a partition with an offset this producer had already been given: nothing was appended. */
+export class DuplicateAcknowledgementError extends Error {
+  override readonly name = 'DuplicateAcknowledgementError';
+  constructor(
+    readonly topic: string,
+    readonly partitions: Array<{ partition: number; offset: string; previous: string }>,
+  ) {
+    super(`producer.send acknowledged ${topic} ${partitions.map((p) => `partition ${p.partition} at offset ${p.offset} (this producer was given ${p.previous} before)`).join(', ')}: the broker took the batch for a duplicate of an earlier one and appended nothing; the batch is treated as not published`);
+  }
+}
+
+/**
+ * The acknowledgements in `metadata` whose offset is not past the highest offset `highest` holds for their
+ * partition (what the same producer was acknowledged before). Records a producer appends get ever larger
+ * offsets; an acknowledgement at or below an earlier one answers a batch the broker judged a duplicate.
+ */
+export function repeatedAcknowledgements(topic: string, metadata: RecordMetadata[], highest: ReadonlyMap<number, bigint>): Array<{ partition: number; offset: string; previous: string }> {
+  const repeated: Array<{ partition: number; offset: string; previous: string }> = [];
+  for (const m of metadata) {
+    const offset = m.baseOffset ?? m.offset;
+    const previous = highest.get(m.partition);
+    if (m.topicName !== topic || offset === undefined || previous === undefined) continue;
+    if (BigInt(offset) <= previous) repeated.push({ partition: m.partition, offset, previous: String(previous) });
+  }
+  return repeated;
+}
+
 /**
  * The partitions of `messages` (as `partitionOf` recorded them) that `metadata` does not acknowledge:
  * no entry with error code 0 and an offset for that topic and partition.
@@ -99,6 +142,10 @@ export class EventPublisher {
   private producer?: Promise<Producer>;
   /** The partition kafkajs's partitioner chose for each message we sent (see the header). */
   private readonly partitionOf = new WeakMap<Message, number>();
+  /** How often the partitioner was asked for each message: more than once = kafkajs retried the send. */
+  private readonly partitionings = new WeakMap<Message, number>();
+  /** Per producer, the highest offset each partition acknowledged to it (see the header, (2)). */
+  private readonly highestAcknowledged = new WeakMap<Producer, Map<number, bigint>>();
 
   constructor(private readonly config: EventPublisherConfig) {
     this.serde = config.serde ?? new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${config.topic}-value` });
@@ -133,15 +180,32 @@ export class EventPublisher {
     // Encoded concurrently (the registry lookup is cached after the first; order is kept by index).
     const messages: Message[] = await Promise.all(events.map((event) => this.toMessage(event)));
     const producer = await this.connectedProducer();
+    let metadata: RecordMetadata[];
     try {
-      const metadata = await producer.send({ topic: this.config.topic, acks: -1, messages });
+      metadata = await producer.send({ topic: this.config.topic, acks: -1, messages });
       const { missing, acknowledged } = unacknowledgedPartitions(this.config.topic, messages, (message) => this.partitionOf.get(message), metadata);
       if (missing.length) throw new UnacknowledgedPartitionsError(this.config.topic, missing, acknowledged);
-      return metadata;
+      const highest = this.highestAcknowledged.get(producer) ?? new Map<number, bigint>();
+      const repeated = repeatedAcknowledgements(this.config.topic, metadata, highest);
+      if (repeated.length) throw new DuplicateAcknowledgementError(this.config.topic, repeated);
+      for (const m of metadata) {
+        const offset = m.baseOffset ?? m.offset;
+        if (m.topicName === this.config.topic && offset !== undefined) highest.set(m.partition, BigInt(offset));
+      }
+      this.highestAcknowledged.set(producer, highest);
     } catch (error) {
+      this.config.onProducerRetired?.('failed');
       await this.discardProducer(producer);
       throw error;
     }
+    // The acknowledgements are good, but a retried send may have left a request of an earlier attempt in
+    // flight, whose failure will rewind this producer's sequence numbers (header, (1)): the next batch goes
+    // out on a new producer. Disconnected in the background: that request may be held for seconds.
+    if (messages.some((message) => (this.partitionings.get(message) ?? 0) > 1)) {
+      this.config.onProducerRetired?.('retried');
+      void this.discardProducer(producer);
+    }
+    return metadata;
   }
 
   async toMessage(event: OutgoingEvent): Promise<Message> {
@@ -189,14 +253,16 @@ export class EventPublisher {
     return (args) => {
       const partition = partitioner(args);
       this.partitionOf.set(args.message, partition);
+      this.partitionings.set(args.message, (this.partitionings.get(args.message) ?? 0) + 1);
       return partition;
     };
   };
 
   private async discardProducer(producer: Producer): Promise<void> {
-    if (this.producer) {
-      const current = await this.producer.catch(() => undefined);
-      if (current === producer) this.producer = undefined;
+    const pending = this.producer;
+    if (pending) {
+      const current = await pending.catch(() => undefined);
+      if (current === producer && this.producer === pending) this.producer = undefined;
     }
     await producer.disconnect().catch(() => undefined);
   }

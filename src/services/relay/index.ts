@@ -24,7 +24,9 @@
  * Delivery is at-least-once by construction: a crash between the send's ack and COMMIT publishes the
  * batch again (E-003; consumers dedupe by event id). It is never at-most-once: rows are marked only after
  * Kafka acknowledged them — every partition of the batch, checked against the send's response, not
- * only "send() resolved" (see EventPublisher: kafkajs can resolve a send that skipped a partition).
+ * only "send() resolved" (see EventPublisher: kafkajs can resolve a send that skipped a partition), and
+ * never an acknowledgement the broker gave a batch it took for a duplicate of an earlier one (kafkajs can
+ * rewind an idempotent producer's sequence numbers after a retried send: E-001 lost v22 so).
  *
  * A failed batch (Kafka down, registry down, failpoint) is rolled back, its rows get attempts + 1 and
  * last_error, and only that shard backs off (exponential, full jitter); the others keep going, so the
@@ -32,14 +34,14 @@
  * failure so a new attempt starts from a clean producer.
  */
 import { randomUUID } from 'node:crypto';
-import type { RetryOptions } from 'kafkajs';
+import type { RecordMetadata, RetryOptions } from 'kafkajs';
 import type { CommonConfig } from '../../config.ts';
 import { createPool } from '../../db/pool.ts';
 import type { EventEnvelope } from '../../envelope/envelope.ts';
 import { EnvelopeSerde, RegistrySchemaSource } from '../../envelope/index.ts';
 import { failpoint } from '../../failpoints/index.ts';
 import { createHttpServer, listen } from '../../http/server.ts';
-import { EventPublisher, UnacknowledgedPartitionsError, type OutgoingEvent } from '../../kafka/event-publisher.ts';
+import { DuplicateAcknowledgementError, EventPublisher, UnacknowledgedPartitionsError, type OutgoingEvent } from '../../kafka/event-publisher.ts';
 import { eventHeaders, type KafkaHeaders } from '../../kafka/headers.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { ServiceMetrics } from '../../observability/metrics.ts';
@@ -84,6 +86,11 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
   // A send that resolved without every partition's acknowledgement (kafkajs #1303 after a leader move):
   // counted apart so an experiment can show this path fired and the batch was not marked.
   const unacknowledged = metrics.counter('relay_unacknowledged_batches_total', 'Batches whose send resolved without an acknowledgement for every partition (not marked, sent again)');
+  // Producers replaced: after a failed send, and after a send kafkajs retried internally (its idempotent
+  // sequence numbers may be rewound by a request still in flight; see EventPublisher, E-001's lost v22).
+  const producersRetired = metrics.counter('relay_producers_retired_total', 'Producers replaced by a new one (reason: failed send, or a send kafkajs retried)', ['reason']);
+  // Acknowledgements at an offset the producer had been given before: the broker deduplicated a new batch.
+  const duplicateAcks = metrics.counter('relay_duplicate_acknowledgements_total', 'Batches acknowledged at an offset already acknowledged to the same producer (nothing appended; not marked, sent again)');
   const batchSizes = metrics.histogram('relay_batch_size', 'Rows per published batch', [], [1, 5, 10, 25, 50, 100, 200, 500, 1000]);
   const publishDuration = metrics.histogram('relay_publish_duration_seconds', 'producer.send of one batch, until acks=-1');
   // Collected on scrape, from the table itself: the backlog is a fact of the database, not of one relay.
@@ -116,6 +123,7 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
       ...(config.producerRetry ? { retry: config.producerRetry } : {}),
       logger,
       serde,
+      onProducerRetired: (reason) => producersRetired.inc({ reason }),
     }),
   }));
   const backoffOptions = config.backoff ?? defaultBackoff;
@@ -138,6 +146,7 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
   /** Publishes one batch of one shard; returns how many events were published (0: none or failed). */
   async function relayShard({ session, publisher }: Worker, shard: number): Promise<number> {
     let rows: OutboxRow[] = [];
+    let acks: RecordMetadata[] = [];
     let released = false;
     try {
       try {
@@ -157,7 +166,7 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
         const events = rows.map(toOutgoingEvent);
         await failpoint('relay.before-publish');
         const started = performance.now();
-        await publisher.publish(events);
+        acks = await publisher.publish(events);
         publishDuration.observe((performance.now() - started) / 1000);
         await failpoint('relay.after-publish-before-mark');
         await session.finish(shard, rows.map((row) => row.id));
@@ -169,7 +178,7 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
       shardBackoff.succeed(shard);
       published.inc(rows.length);
       batchSizes.observe(rows.length);
-      if (logger.isLevelEnabled('debug')) logger.debug({ shard, eventIds: rows.map((row) => row.eventId) }, 'batch published');
+      if (logger.isLevelEnabled('debug')) logger.debug({ shard, eventIds: rows.map((row) => row.eventId), offsets: acks.map((m) => `${m.partition}@${m.baseOffset ?? m.offset}`) }, 'batch published');
       try {
         await failpoint('relay.after-mark');
       } catch (error) {
@@ -187,6 +196,10 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
     if (error instanceof UnacknowledgedPartitionsError) {
       unacknowledged.inc();
       logger.warn({ shard, partitions: error.partitions, acknowledged: error.acknowledged, eventIds: rows.map((row) => row.eventId) }, 'send resolved without every partition acknowledged; batch not marked');
+    }
+    if (error instanceof DuplicateAcknowledgementError) {
+      duplicateAcks.inc();
+      logger.warn({ shard, partitions: error.partitions, eventIds: rows.map((row) => row.eventId) }, 'send acknowledged at an offset already acknowledged (a duplicate, nothing appended); batch not marked');
     }
     const delayMs = shardBackoff.fail(shard);
     const message = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
