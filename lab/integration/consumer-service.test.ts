@@ -37,14 +37,7 @@ import { request } from 'undici';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { balanceKey } from '../../src/cache/balance-store.ts';
-import { EnvelopeSerde, frame, newEnvelope, RegistrySchemaSource, type EventEnvelope, type WalletEventPayload } from '../../src/envelope/index.ts';
-import { failpoints } from '../../src/failpoints/index.ts';
-import { eventHeaders, failureHeaders, readHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
-import { ensureTopics, type TopicNames } from '../../src/kafka/topics.ts';
-import { startConsumerService, type ConsumerConfig } from '../../src/services/consumer/index.ts';
-import { startNotificationGateway } from '../../src/services/notification-gateway/index.ts';
-import type { RunningService } from '../../src/services/service.ts';
+import { balanceKey, ensureTopics, EnvelopeSerde, eventHeaders, failpoints, failureHeaders, frame, newEnvelope, readHeaders, RegistrySchemaSource, startService, type ConsumerConfig, type EventEnvelope, type KafkaHeaders, type RunningService, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
 import { kafka, redis as redisClient } from '../infra/clients.ts';
 import { deleteKeysWithPrefix, deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { waitFor } from '../infra/ports.ts';
@@ -76,7 +69,7 @@ beforeAll(async () => {
   await producer.connect();
   database = await createMigratedDatabase(env, id);
   cache = redisClient(env);
-  gateway = await startNotificationGateway({});
+  gateway = await startService('notification-gateway', {});
 });
 
 /**
@@ -144,7 +137,7 @@ async function scenario(name: string): Promise<Scenario> {
 }
 
 async function start(config: ConsumerConfig): Promise<RunningService> {
-  const service = await within('starting the consumer-service', 60_000, startConsumerService(config));
+  const service = await within('starting the consumer-service', 60_000, startService('consumer', config));
   running.push(service);
   return service;
 }
