@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureTopics, type CommonConfig, type ServiceConfigs, type ServiceName } from '../../src/contract.ts';
+import { ensureTopics, type CommonConfig, type FailpointName, type ServiceConfigs, type ServiceName } from '../../src/contract.ts';
 import { kafka } from './clients.ts';
 import type { LabEnvironment } from './environment.ts';
 import { deleteTopicsWithPrefix, isolationId } from './isolation.ts';
@@ -52,8 +52,8 @@ export async function createArena(env: LabEnvironment, name: string, partitions:
     config,
     admin,
     /** The crash records the dying processes wrote, in order (of one failpoint, when named). */
-    crashes: (failpoint?: string): Array<{ failpoint: string }> =>
-      (fs.existsSync(failpointLog) ? fs.readFileSync(failpointLog, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { failpoint: string }) : []).filter(
+    crashes: (failpoint?: FailpointName): Array<{ failpoint: FailpointName }> =>
+      (fs.existsSync(failpointLog) ? fs.readFileSync(failpointLog, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { failpoint: FailpointName }) : []).filter(
         (c) => failpoint === undefined || c.failpoint === failpoint,
       ),
     /** A service as its own OS process, failpoints armed from the start (LAB_FAILPOINTS syntax). */
