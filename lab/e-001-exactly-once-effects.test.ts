@@ -64,6 +64,7 @@ const outboxShards = 2;
 const e001 = experiment({
   id: 'E-001',
   title: 'Exactly-once effects end to end',
+  question: 'With the patterns in place — transactional outbox, relays that lease shards, consumers that dedupe in the projection transaction and invalidate the cache after commit — does every committed command take effect exactly once, even while relays and consumers are SIGKILLed?',
   suite: 'lab/e-001',
   arena: async (label) => {
     const arena = await createArena(env, `e001_${label}`, 6);

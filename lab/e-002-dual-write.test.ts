@@ -32,7 +32,8 @@ import { eventHeaders } from '../src/contract.ts';
 
 const env = labEnvironment();
 const accounts = ['acct-a', 'acct-b', 'acct-c'];
-const e002 = experiment({ id: 'E-002', title: 'Dual write loses events', suite: 'lab/e-002', arena: (label) => createArena(env, `e002_${label}`, 3) });
+const e002 = experiment({ id: 'E-002', title: 'Dual write loses events', suite: 'lab/e-002', arena: (label) => createArena(env, `e002_${label}`, 3),
+  question: 'A service that commits to MySQL and then produces to Kafka ("dual write") — what happens when it dies between the two? And does the transactional outbox close the gap?' });
 
 /**
  * Opens the accounts in a fault-free first life of the command-service (so a scheduled `skip=k` means

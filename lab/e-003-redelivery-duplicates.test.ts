@@ -54,7 +54,8 @@ import { caughtUp, readTopic, recordCount } from './observe/topic.ts';
 import { eventHeaders, startService } from '../src/contract.ts';
 
 const env = labEnvironment();
-const e003 = experiment({ id: 'E-003', title: 'Redelivery duplicates side effects', suite: 'lab/e-003', arena: (label) => createArena(env, `e003_${label}`, 3) });
+const e003 = experiment({ id: 'E-003', title: 'Redelivery duplicates side effects', suite: 'lab/e-003', arena: (label) => createArena(env, `e003_${label}`, 3),
+  question: 'At-least-once delivery sends some events twice: the outbox relay re-publishes a batch it could not mark, a producer retries a request whose response it never saw. What does the duplicate cost a consumer that applies and notifies blindly, and what makes it harmless?' });
 
 // Relay batches of 2 rows from one shard each always hold a deposit (see accountsInDistinctOutboxShards).
 const accounts = accountsInDistinctOutboxShards(6);
@@ -135,7 +136,7 @@ e003.property('✅ processed_event + Idempotency-Key', {
 // Producer retries under dropped responses
 /** `drops` consecutive produce responses dropped (each costs a timeout and a retry); the partition's leader pinned. */
 type ProduceCase = { messages: number; drops: number; maxInFlightRequests: number; leader: number };
-const [requestTimeoutMs, retryDelayMs] = [1500, 2000]; // kafkajs retries after exactly retryDelayMs (factor 0): the window to heal in // kafkajs waits exactly this long before each retry (factor 0, multiplier 1): the window to heal in
+const [requestTimeoutMs, retryDelayMs] = [1500, 2000]; // kafkajs waits exactly retryDelayMs before each retry (factor 0, multiplier 1): the window to heal in
 
 /** One producer.send of `messages` records through a link that drops its next `drops` produce responses (healed ≫ before the retry; asserted). */
 async function produceThroughDroppedResponses(arena: Awaited<ReturnType<typeof createKafkaArena>>, history: History, idempotent: boolean, c: ProduceCase) {

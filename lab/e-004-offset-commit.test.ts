@@ -31,6 +31,7 @@ const accounts = Array.from({ length: 6 }, (_, i) => `acct-${i}`);
 const e004 = experiment({
   id: 'E-004',
   title: 'Committing offsets before processing is at-most-once',
+  question: 'A consumer commits its offsets as soon as it fetched a batch, then processes it. What does a crash mid-batch cost, compared with committing only after the DB transaction?',
   suite: 'lab/e-004',
   arena: (label) => createArena(env, `e004_${label}`, 6),
 });

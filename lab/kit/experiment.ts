@@ -4,7 +4,8 @@
  * `[e-00x]` line, the numbers summed over cases, the expectations judged once, the report entry (also
  * when the arm fails, with the command that replays it) and the assertion.
  *
- *   const e004 = experiment({ id: 'E-004', title: '…', suite: 'lab/e-004', arena: (label) => createArena(env, `e004_${label}`, 6) });
+ *   const e004 = experiment({ id: 'E-004', title: '…', question: 'What does a crash mid-batch cost …?', suite: 'lab/e-004',
+ *                             arena: (label) => createArena(env, `e004_${label}`, 6) });
  *   e004.arm('❌ commit before processing', {
  *     expect: { crashes: equals(1), lost: above(0) },
  *     run: async ({ arena, history }) => ({ crashes: …, lost: … }),
@@ -25,13 +26,18 @@ import { afterEach, describe, it } from 'vitest';
 import { History } from '../history/history.ts';
 import { disposeArenas } from '../infra/arena.ts';
 import { propertyParameters, propertyTimeout } from '../generators/run.ts';
-import { recordArm, type ArmResult } from '../report/results.ts';
+import { recordArm, type ArmResult, type ExpectationResult } from '../report/results.ts';
 import { describeEvaluation, evaluate, type Evaluation, type Expectations, type Numbers } from './expectations.ts';
 
 export interface ExperimentSpec<A extends AsyncDisposable> {
   /** `E-004` */
   id: string;
   title: string;
+  /** The question the experiment answers, as its header states it; the report shows it above the arms. */
+  question: string;
+  /** One line each: what runs, and what is done to it (the header says more). */
+  setup?: string;
+  fault?: string;
   /** The path that selects the suite: `lab/e-004` (for replay lines). */
   suite: string;
   /** A fresh, isolated arena for one case; the runner disposes it when the case ends. */
@@ -96,6 +102,7 @@ export class ExpectationFailure extends Error {
 }
 
 interface CaseRecord {
+  index: number;
   numbers: Numbers;
   always: Evaluation[];
   sometimes: Evaluation[];
@@ -143,7 +150,7 @@ export async function runArm<A extends AsyncDisposable, C>(
       if (!open) throw new Error(`${experiment.id} ${arm}: no arena (give the experiment or the arm one)`);
       await using arena = await open(label(index));
       const numbers = await spec.run({ arena, history, input, index, log: sink.log });
-      const record = { numbers, always: evaluate(spec.expect, numbers, 'always'), sometimes: evaluate(spec.sometimes, numbers, 'sometimes') };
+      const record = { index, numbers, always: evaluate(spec.expect, numbers, 'always'), sometimes: evaluate(spec.sometimes, numbers, 'sometimes') };
       cases.push(record);
       const failed = record.always.filter((e) => !e.holds);
       if (failed.length) throw new ExpectationFailure(failed, index);
@@ -175,15 +182,11 @@ export async function runArm<A extends AsyncDisposable, C>(
   }
 
   const totals = combine(cases.map((c) => c.numbers), spec.combine);
-  const always = summarizeAlways(spec.expect, cases);
-  const sometimes = Object.keys(spec.sometimes ?? {}).map((name): Evaluation & { fired: number } => {
-    const perCase = cases.map((c) => c.sometimes.find((e) => e.name === name)!);
-    const fired = perCase.filter((e) => e.holds).length;
-    return { name, kind: 'sometimes', expected: perCase[0]?.expected ?? `${name} ${spec.sometimes![name]!.text}`, observed: totals[name], holds: fired > 0, fired };
-  });
+  const property = spec.cases !== undefined;
+  const always = summarizeAlways(spec.expect, cases, property);
+  const sometimes = summarizeSometimes(spec.sometimes, cases, totals);
   const evaluations = [...always, ...sometimes];
   const holds = error === undefined && evaluations.every((e) => e.holds);
-  const property = spec.cases !== undefined;
 
   const expected = [
     always.length ? `${always.map((e) => e.expected).join(', ')}${property ? ' in every case' : ''}` : '',
@@ -192,7 +195,7 @@ export async function runArm<A extends AsyncDisposable, C>(
   const shown = [...new Set(Object.entries({ ...spec.expect, ...spec.sometimes }).flatMap(([name, x]) => (x.reference ? [name, x.reference] : [name])))];
   const observed = [
     (property ? `${cases.length} cases: ` : '') + shown.map((name) => `${name} ${totals[name] ?? '—'}`).join(', '),
-    ...sometimes.map((e) => `${e.expected} in ${e.fired} of ${cases.length} cases`),
+    ...sometimes.map((e) => `${e.expected} in ${e.over.held} of ${cases.length} cases`),
     ...(error !== undefined ? [`failed: ${firstLine(error)}`] : []),
   ].join('; ');
   const numbers: Numbers = property ? { cases: cases.length, ...totals } : totals;
@@ -200,8 +203,11 @@ export async function runArm<A extends AsyncDisposable, C>(
   sink.log(`${arm}: ${Object.entries(numbers).map(([k, v]) => `${k} ${v}`).join(', ')} — ${holds ? 'as expected' : `NOT as expected; replay: ${replay}`}`);
   const history = failingHistory ?? lastHistory;
   sink.record({
-    experiment: experiment.id, arm, title: experiment.title, expected, observed, holds, numbers, replay,
-    expectations: evaluations.map(({ name, kind, expected, observed, holds }) => ({ name, kind, expected, observed, holds })),
+    experiment: experiment.id, arm, title: experiment.title, question: experiment.question,
+    ...(experiment.setup ? { setup: experiment.setup } : {}),
+    ...(experiment.fault ? { fault: experiment.fault } : {}),
+    expected, observed, holds, numbers, replay,
+    expectations: evaluations.map(({ name, kind, expected, observed, holds, over }) => ({ name, kind, expected, observed, holds, ...(over && property ? { over } : {}) })),
     ...(error !== undefined ? { error: errorText(error) } : {}),
     ...(seed !== undefined ? { seed } : {}),
     ...(history ? { history } : {}),
@@ -213,13 +219,39 @@ export async function runArm<A extends AsyncDisposable, C>(
   throw new Error(`${experiment.id} ${arm} did not hold: ${[...failed, ...(error !== undefined ? [errorText(error)] : [])].join('\n')}\n\nreplay: ${replay}`, { cause: error });
 }
 
-/** "Always" expectations over the arm: judged per case; the arm's row shows the first case that broke one, else the last. */
-function summarizeAlways(expectations: Expectations | undefined, cases: CaseRecord[]): Evaluation[] {
+type ArmEvaluation = Evaluation & Pick<ExpectationResult, 'over'>;
+
+/** How one expectation fared over the cases of a generated arm (the report says which case a value is from). */
+function overCases(judged: Array<{ index: number; evaluation: Evaluation }>, failing?: { index: number }): NonNullable<ExpectationResult['over']> {
+  const values = judged.map((j) => j.evaluation.observed).filter((v): v is number => v !== undefined);
+  return {
+    cases: judged.length,
+    held: judged.filter((j) => j.evaluation.holds).length,
+    ...(values.length ? { min: Math.min(...values), max: Math.max(...values) } : {}),
+    ...(failing ? { failingCase: failing.index } : {}),
+  };
+}
+
+/**
+ * "Always" expectations over the arm, judged per case. The row's value is the first case that broke the
+ * expectation, else the last case's; for generated cases `over` adds the range over all cases, so a
+ * row never passes one case's value off as the arm's.
+ */
+function summarizeAlways(expectations: Expectations | undefined, cases: CaseRecord[], property: boolean): ArmEvaluation[] {
   return Object.keys(expectations ?? {}).map((name) => {
-    const perCase = cases.map((c) => c.always.find((e) => e.name === name)!);
-    const broken = perCase.find((e) => !e.holds);
-    const shown = broken ?? perCase.at(-1);
-    return shown ?? { name, kind: 'always', expected: `${name} ${expectations![name]!.text}`, observed: undefined, holds: false };
+    const judged = cases.map((c) => ({ index: c.index, evaluation: c.always.find((e) => e.name === name)! }));
+    const broken = judged.find((j) => !j.evaluation.holds);
+    const shown = (broken ?? judged.at(-1))?.evaluation ?? { name, kind: 'always', expected: `${name} ${expectations![name]!.text}`, observed: undefined, holds: false };
+    return property ? { ...shown, over: overCases(judged, broken) } : shown;
+  });
+}
+
+/** "Sometimes" expectations: hold when at least one case held them; the value is the arm's total. */
+function summarizeSometimes(expectations: Expectations | undefined, cases: CaseRecord[], totals: Numbers): Array<ArmEvaluation & { over: NonNullable<ExpectationResult['over']> }> {
+  return Object.keys(expectations ?? {}).map((name) => {
+    const judged = cases.map((c) => ({ index: c.index, evaluation: c.sometimes.find((e) => e.name === name)! }));
+    const over = overCases(judged);
+    return { name, kind: 'sometimes', expected: judged[0]?.evaluation.expected ?? `${name} ${expectations![name]!.text}`, observed: totals[name], holds: over.held > 0, over };
   });
 }
 

@@ -19,7 +19,8 @@ import { stripVTControlCharacters } from 'node:util';
 import type { SerializedError } from 'vitest';
 import type { Reporter, TestCase, TestModule, TestRunEndReason, TestSpecification, Vitest } from 'vitest/node';
 import { repoRoot } from '../infra/paths.ts';
-import { writeReport, type ReportMeta, type TestOutcome } from './render.ts';
+import type { ReportMeta, TestOutcome } from './model.ts';
+import { writeReport } from './render.ts';
 import { readResults, resultsDirectory, runDirectory } from './results.ts';
 
 const LAB_PROJECT = 'lab';

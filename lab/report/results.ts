@@ -24,9 +24,28 @@ export interface TimelinePoint {
   [series: string]: number | undefined;
 }
 
+/**
+ * One named expectation of an arm as the runner judged it (lab/kit/expectations.ts). `observed` is, for
+ * a plain arm, the value of its one case; for generated cases (`over` set) an "always" row's value is
+ * the first case that broke it (else the last case's) and a "sometimes" row's is the arm's total.
+ */
+export interface ExpectationResult {
+  name: string;
+  kind: 'always' | 'sometimes';
+  expected: string;
+  observed: number | undefined;
+  holds: boolean;
+  /** Generated cases: how many were judged, in how many it held, the range of values, the first case that broke it. */
+  over?: { cases: number; held: number; min?: number; max?: number; failingCase?: number };
+}
+
 export interface ArmResult {
   experiment: string;
   title: string;
+  /** The experiment's question, setup and fault, as its declaration states them (suites on the kit). */
+  question?: string;
+  setup?: string;
+  fault?: string;
   arm: string;
   expected: string;
   observed: string;
@@ -41,7 +60,7 @@ export interface ArmResult {
   /** The command that re-runs this arm (and a property's failing case): `LAB_SEED=… LAB_PATH=… npx vitest run lab/e-00x -t '…'`. */
   replay?: string;
   /** Each named expectation as judged (lab/kit/expectations.ts); `expected`/`observed` above summarize them. */
-  expectations?: Array<{ name: string; kind: 'always' | 'sometimes'; expected: string; observed: number | undefined; holds: boolean }>;
+  expectations?: ExpectationResult[];
   /** Why the arm failed, when a case threw (a timeout, a broken expectation). */
   error?: string;
   recordedAt?: string;

@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeReport, type ReportMeta, type TestOutcome } from './render.ts';
+import type { ReportMeta, TestOutcome } from './model.ts';
+import { writeReport } from './render.ts';
 import type { ArmResult, TimelinePoint } from './results.ts';
 
 /** Deterministic noise (no Math.random: the sample must look the same every time). */
@@ -44,11 +45,16 @@ export function sampleResults(): ArmResult[] {
     {
       experiment: 'E-002',
       title: 'Dual write loses events when the service crashes between commit and publish',
+      question: 'A service that commits to MySQL and then produces to Kafka ("dual write") — what happens when it dies between the two? And does the transactional outbox close the gap?',
       arm: '❌ direct',
       expected: 'lost > 0, lost = crashes',
       observed: 'lost 3 = crashes 3 (3 of 1,200 deposits committed in MySQL, never published)',
       holds: true,
       numbers: { deposits: 1200, lost: 3, crashes: 3, 'throughput ops/s': 61.4, 'p99 ms': 38.2 },
+      expectations: [
+        { name: 'lost', kind: 'always', expected: 'lost = crashes', observed: 3, holds: true },
+        { name: 'crashes', kind: 'sometimes', expected: 'crashes ≥ 1', observed: 3, holds: true },
+      ],
       timeline: timeline(20, 1, (s) => (s >= 6 && s < 9 ? undefined : { rate: s === 9 ? 30 : 62, p50: 9, p99: s === 9 ? 140 : 32 })),
       faults: [
         { fault: 'kill', target: 'wallet-api-1', start: 6000, end: 6010 },
@@ -66,6 +72,12 @@ export function sampleResults(): ArmResult[] {
       observed: 'lost 2 <script>alert("xss")</script> & relay stuck on "offset 17"',
       holds: false,
       numbers: { deposits: 1200, lost: 2, duplicates: 14, 'relay lag max ms': 2140, 'throughput ops/s': 58.9 },
+      // A generated arm: which case a row's value comes from, and over how many cases it was judged.
+      expectations: [
+        { name: 'lost', kind: 'always', expected: 'lost = 0', observed: 2, holds: false, over: { cases: 4, held: 3, min: 0, max: 2, failingCase: 3 } },
+        { name: 'phantom', kind: 'always', expected: 'phantom = 0', observed: 0, holds: true, over: { cases: 4, held: 4, min: 0, max: 0 } },
+        { name: 'crashes', kind: 'sometimes', expected: 'crashes ≥ 1', observed: 5, holds: true, over: { cases: 4, held: 3, min: 0, max: 2 } },
+      ],
       timeline: timeline(22, 2, (s) => ({ rate: s >= 7 && s < 12 ? 35 : 59, p50: s >= 7 && s < 12 ? 24 : 11, p99: s >= 7 && s < 12 ? 310 : 41 })),
       faults: [{ fault: 'latency 300ms', target: 'mysql', start: 7000, end: 12000 }],
       historyFile: 'histories/e-002-outbox.jsonl',

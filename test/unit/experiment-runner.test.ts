@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { crashAt, crashSchedule, failpointSpec } from '../../lab/generators/faults.ts';
 import { History } from '../../lab/history/history.ts';
 import type { ServiceProcess } from '../../lab/infra/services.ts';
-import { above, atLeast, equals, evaluate, type Expectation } from '../../lab/kit/expectations.ts';
+import { above, atLeast, atMost, equals, evaluate, type Expectation } from '../../lab/kit/expectations.ts';
 import { replayCommand, runArm, type ArmSink, type ExperimentSpec } from '../../lab/kit/experiment.ts';
 import { Lives } from '../../lab/kit/lives.ts';
 import type { ArmResult } from '../../lab/report/results.ts';
@@ -15,6 +15,7 @@ function fakeExperiment() {
   const spec: ExperimentSpec<AsyncDisposable & { label: string }> = {
     id: 'E-999',
     title: 'Fake',
+    question: 'Does the runner record what it should?',
     suite: 'lab/e-999',
     arena: async (label) => {
       state.created.push(label);
@@ -99,8 +100,8 @@ describe('experiment runner (lab/kit) on fake arms', () => {
     expect(lost.calls.n).toBe(3);
     expect(fired.calls.n).toBe(3);
     expect(recorded[0]!.expectations).toEqual([
-      { name: 'lost', kind: 'always', expected: 'lost = 0', observed: 0, holds: true },
-      { name: 'crashes', kind: 'sometimes', expected: 'crashes ≥ 1', observed: 3, holds: true },
+      { name: 'lost', kind: 'always', expected: 'lost = 0', observed: 0, holds: true, over: { cases: 3, held: 3, min: 0, max: 0 } },
+      { name: 'crashes', kind: 'sometimes', expected: 'crashes ≥ 1', observed: 3, holds: true, over: { cases: 3, held: 3, min: 1, max: 1 } },
     ]);
     expect(recorded[0]!.observed).toBe('3 cases: lost 0, crashes 3; crashes ≥ 1 in 3 of 3 cases');
     expect(recorded[0]!.numbers).toEqual({ cases: 3, lost: 0, crashes: 3 });
@@ -132,6 +133,38 @@ describe('experiment runner (lab/kit) on fake arms', () => {
     expect(state.maxAlive).toBe(1);
     expect(state.alive).toBe(0);
     expect(state.disposed).toEqual(state.created);
+  });
+
+  it('property rows say which cases they show: an "always" row the first case that broke it and the range, a "sometimes" row how many cases held it and the total', async () => {
+    const { spec } = fakeExperiment();
+    const failing = fakeSink();
+    const lost = [0, 2, 7];
+    const crashes = [0, 1, 1];
+    await expect(runArm(spec, '✅ fails in case 1', { cases: fc.constant(0), runs: 3, expect: { lost: equals(0) }, sometimes: { crashes: atLeast(1) }, run: async ({ index }) => ({ lost: lost[index]!, crashes: crashes[index]! }) }, failing.sink)).rejects.toThrow();
+    // fast-check stops at the first failing case (a constant has nothing to shrink): cases #0 and #1 ran.
+    expect(failing.recorded[0]!.expectations).toEqual([
+      { name: 'lost', kind: 'always', expected: 'lost = 0', observed: 2, holds: false, over: { cases: 2, held: 1, min: 0, max: 2, failingCase: 1 } },
+      { name: 'crashes', kind: 'sometimes', expected: 'crashes ≥ 1', observed: 1, holds: true, over: { cases: 2, held: 1, min: 0, max: 1 } },
+    ]);
+
+    const holding = fakeSink();
+    await runArm(spec, '✅ holds', { cases: fc.constant(0), runs: 3, expect: { lost: equals(0), crashes: atMost(2) }, sometimes: { crashes: atLeast(2) }, run: async ({ index }) => ({ lost: 0, crashes: index }) }, holding.sink);
+    expect(holding.recorded[0]!.expectations).toEqual([
+      { name: 'lost', kind: 'always', expected: 'lost = 0', observed: 0, holds: true, over: { cases: 3, held: 3, min: 0, max: 0 } },
+      { name: 'crashes', kind: 'always', expected: 'crashes ≤ 2', observed: 2, holds: true, over: { cases: 3, held: 3, min: 0, max: 2 } },
+      { name: 'crashes', kind: 'sometimes', expected: 'crashes ≥ 2', observed: 3, holds: true, over: { cases: 3, held: 1, min: 0, max: 2 } },
+    ]);
+  });
+
+  it('a plain arm’s rows show its one case, and its record carries the experiment’s question', async () => {
+    const { spec } = fakeExperiment();
+    const { sink, recorded } = fakeSink();
+    await runArm({ ...spec, setup: 'a fake arena', fault: 'none' }, '❌ plain', { expect: { lost: above(0) }, sometimes: { crashes: atLeast(1) }, run: async () => ({ lost: 4, crashes: 1 }) }, sink);
+    expect(recorded[0]).toMatchObject({ question: 'Does the runner record what it should?', setup: 'a fake arena', fault: 'none' });
+    expect(recorded[0]!.expectations).toEqual([
+      { name: 'lost', kind: 'always', expected: 'lost > 0', observed: 4, holds: true },
+      { name: 'crashes', kind: 'sometimes', expected: 'crashes ≥ 1', observed: 1, holds: true },
+    ]);
   });
 
   it('an arm may bring its own kind of arena', async () => {
