@@ -96,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
     case 'service': {
       const name = positionals[0];
       if (!name) throw new Error(`which service? ${usage}`);
-      const { runService } = await import('../src/services/main.ts');
+      const { runService } = await import('../src/contract.ts');
       await runService(name);
       return new Promise<number>(() => undefined); // runs until signalled
     }

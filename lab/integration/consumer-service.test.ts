@@ -37,19 +37,13 @@ import { request } from 'undici';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { balanceKey } from '../../src/cache/balance-store.ts';
-import { EnvelopeSerde, frame, newEnvelope, RegistrySchemaSource, type EventEnvelope, type WalletEventPayload } from '../../src/envelope/index.ts';
-import { failpoints } from '../../src/failpoints/index.ts';
-import { eventHeaders, failureHeaders, readHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
-import { ensureTopics, type TopicNames } from '../../src/kafka/topics.ts';
-import { startConsumerService, type ConsumerConfig } from '../../src/services/consumer/index.ts';
-import { startNotificationGateway } from '../../src/services/notification-gateway/index.ts';
-import type { RunningService } from '../../src/services/service.ts';
+import { balanceKey, ensureTopics, EnvelopeSerde, eventHeaders, failpoints, failureHeaders, frame, newEnvelope, readHeaders, RegistrySchemaSource, startService, type ConsumerConfig, type EventEnvelope, type KafkaHeaders, type RunningService, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
 import { kafka, redis as redisClient } from '../infra/clients.ts';
 import { deleteKeysWithPrefix, deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { waitFor } from '../infra/ports.ts';
 import { commonConfig, createMigratedDatabase, redisOf, startServiceProcess } from '../infra/services.ts';
 import { labEnvironment } from '../infra/vitest.ts';
+import { observeService } from '../observe/service.ts';
 
 const env = labEnvironment();
 const id = isolationId(env, 'consumer');
@@ -76,7 +70,7 @@ beforeAll(async () => {
   await producer.connect();
   database = await createMigratedDatabase(env, id);
   cache = redisClient(env);
-  gateway = await startNotificationGateway({});
+  gateway = await startService('notification-gateway', {});
 });
 
 /**
@@ -144,7 +138,7 @@ async function scenario(name: string): Promise<Scenario> {
 }
 
 async function start(config: ConsumerConfig): Promise<RunningService> {
-  const service = await within('starting the consumer-service', 60_000, startConsumerService(config));
+  const service = await within('starting the consumer-service', 60_000, startService('consumer', config));
   running.push(service);
   return service;
 }
@@ -265,9 +259,9 @@ describe('consumer-service', () => {
     for (const eventId of ids) expect(delivered.deliveriesByEventId[eventId]).toBe(1);
     expect(await cache.exists(balanceKey(keyPrefix, b.id))).toBe(0);
 
-    const metricsText = await (await request(`${service.url}/metrics`)).body.text();
-    expect(metricsText).toMatch(/e2e_latency_seconds_count\{[^}]*\} 7/);
-    expect(metricsText).toMatch(/consumer_lag\{/);
+    const exposed = observeService(service);
+    expect(await exposed.metric('e2e_latency_seconds_count')).toBe(7);
+    expect((await exposed.metrics()).some((sample) => sample.name === 'consumer_lag')).toBe(true);
   });
 
   it('naive: the same record twice is applied and notified twice (E-003 anti-pattern)', async () => {
@@ -493,8 +487,7 @@ describe('consumer-service', () => {
     await produce(s, [opened]);
     await waitFor('the event applied after an in-place retry', async () => (await projection(y.id))?.version === 1, { timeoutMs: 60_000 });
     expect(await service.metrics.value('retries_total')).toBe(1);
-    const metricsText = await (await request(`${service.url}/metrics`)).body.text();
-    expect(metricsText).toMatch(/retries_total\{[^}]*level="in-place"[^}]*\} 1/);
+    expect(await observeService(service).metric('retries_total', { level: 'in-place' })).toBe(1);
     for (const topic of s.topics.retry) expect(await recordCount(topic)).toBe(0);
     expect(await recordCount(s.topics.dlq)).toBe(0);
   });
