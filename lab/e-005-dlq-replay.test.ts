@@ -47,7 +47,7 @@ import { recordCount } from './observe/topic.ts';
 import { percentile } from './util/statistics.ts';
 import { pacedPhase, poisonPlan, poisonStreamCases } from './workloads/poison-stream.ts';
 import { parkOutage, replayCases, replayedIds, replayOperatorJobs, runReplayJob } from './workloads/replay.ts';
-import type { EventEnvelope } from '../src/envelope/index.ts';
+import type { EventEnvelope } from '../src/contract.ts';
 
 const env = labEnvironment();
 const [partitions, retryDelaysMs] = [3, [200, 400, 800]];

@@ -31,11 +31,8 @@ export interface Violation {
   rule: string;
 }
 
-/**
- * Files allowed to break rule 1 for now, each with the reason. Keep it short: an entry is debt.
- * (lab/e-005-dlq-replay.test.ts: until the E-005 rewrite lands; its rewrite moves it onto the contract.)
- */
-export const contractExceptions: ReadonlyMap<string, string> = new Map([['lab/e-005-dlq-replay.test.ts', 'until the E-005 rewrite lands']]);
+/** Files allowed to break rule 1 for now, each with the reason. Keep it empty: an entry is debt. */
+export const contractExceptions: ReadonlyMap<string, string> = new Map();
 
 const contract = 'src/contract.ts';
 const providerInternals = /^lab\/infra\/(local|providers)\//;

@@ -10,8 +10,7 @@
  * what was sent; the key is the account it sits next to (same partition as its good events).
  */
 import { randomUUID } from 'node:crypto';
-import { frame, newEnvelope, type EventEnvelope } from '../../src/envelope/index.ts';
-import { eventHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
+import { eventHeaders, frame, newEnvelope, type EventEnvelope, type KafkaHeaders } from '../../src/contract.ts';
 import { contractHeaders } from './record-sender.ts';
 
 export const poisonKinds = ['bad-magic-byte', 'truncated', 'unknown-schema-id', 'unknown-account', 'invalid-amount', 'oversized'] as const;

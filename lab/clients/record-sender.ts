@@ -10,9 +10,7 @@
  * Events go out as the relay would send them (docs/ARCHITECTURE.md): key = account id, the Avro envelope
  * in the registry's wire format, the event headers. `close` also deletes the schema subject it registered.
  */
-import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, type EventEnvelope, type WalletEventPayload } from '../../src/envelope/index.ts';
-import { eventHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
-import type { TopicNames } from '../../src/kafka/topics.ts';
+import { EnvelopeSerde, eventHeaders, newEnvelope, RegistrySchemaSource, type EventEnvelope, type KafkaHeaders, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
 import { walletEvents } from './event-producer.ts';
 import type { LabEnvironment } from '../infra/environment.ts';
