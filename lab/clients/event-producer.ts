@@ -33,9 +33,3 @@ export async function produceEvents(env: LabEnvironment, topics: TopicNames, eve
     await producer.disconnect();
   }
 }
-
-/**
- * @deprecated moved to lab/observe/service.ts (`observeService(service).metric(name)`, or `scrapeMetric`
- * there); this re-export keeps branches written against the old place compiling until they move.
- */
-export { scrapeMetric } from '../observe/service.ts';

@@ -37,7 +37,7 @@ import { request } from 'undici';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { balanceKey, ensureTopics, EnvelopeSerde, eventHeaders, failpoints, failureHeaders, frame, newEnvelope, readHeaders, RegistrySchemaSource, startService, type ConsumerConfig, type EventEnvelope, type KafkaHeaders, type RunningService, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
+import { balanceKey, ensureTopics, EnvelopeSerde, envelopeHeaders, eventHeaders, failpoints, failureHeaders, frame, newEnvelope, readHeaders, RegistrySchemaSource, startService, type ConsumerConfig, type EventEnvelope, type KafkaHeaders, type RunningService, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
 import { kafka, redis as redisClient } from '../infra/clients.ts';
 import { deleteKeysWithPrefix, deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { waitFor } from '../infra/ports.ts';
@@ -155,13 +155,9 @@ function account(accountId: string) {
   };
 }
 
-function contractHeaders(envelope: EventEnvelope): KafkaHeaders {
-  return { [eventHeaders.eventId]: envelope.eventId, [eventHeaders.eventType]: envelope.eventType, [eventHeaders.traceId]: envelope.traceId, [eventHeaders.aggregateId]: envelope.aggregateId };
-}
-
 /** Produces envelopes per the contract, in order (one send: per-key order is the order given). */
 async function produce(s: Scenario, envelopes: EventEnvelope[]): Promise<void> {
-  const messages = await Promise.all(envelopes.map(async (e) => ({ key: e.aggregateId, value: await s.serde.encode(e), headers: contractHeaders(e) })));
+  const messages = await Promise.all(envelopes.map(async (e) => ({ key: e.aggregateId, value: await s.serde.encode(e), headers: envelopeHeaders(e) })));
   await within('producing events', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages }));
 }
 
@@ -298,10 +294,10 @@ describe('consumer-service', () => {
     const messages = [
       { key: p.id, value: Buffer.from(JSON.stringify({ eventId: 'x', amount: 5 })), headers: { [eventHeaders.eventId]: 'json-1' } },
       { key: p.id, value: frame(999_999_999, Buffer.from([2, 4, 6])), headers: { [eventHeaders.eventId]: 'unknown-id-1' } },
-      { key: p.id, value: await s.serde.encode(unknownAccount), headers: contractHeaders(unknownAccount) },
-      { key: p.id, value: await s.serde.encode(opened), headers: contractHeaders(opened) },
-      { key: p.id, value: await s.serde.encode(zero), headers: contractHeaders(zero) },
-      { key: p.id, value: await s.serde.encode(deposit), headers: contractHeaders(deposit) },
+      { key: p.id, value: await s.serde.encode(unknownAccount), headers: envelopeHeaders(unknownAccount) },
+      { key: p.id, value: await s.serde.encode(opened), headers: envelopeHeaders(opened) },
+      { key: p.id, value: await s.serde.encode(zero), headers: envelopeHeaders(zero) },
+      { key: p.id, value: await s.serde.encode(deposit), headers: envelopeHeaders(deposit) },
     ].map((m) => ({ ...m, partition }));
     const [sent] = await within('producing poison records', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages }));
     const base = Number(sent!.baseOffset);
@@ -353,7 +349,7 @@ describe('consumer-service', () => {
     const [sent] = await within('producing the oversized record', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [{ partition: 0, key: o.id, value: big, headers: { [eventHeaders.eventId]: 'huge-1' } }] }));
     const bigOffset = sent!.baseOffset;
     // Behind it on the same partition, and on the other partition.
-    const encode = async (e: EventEnvelope, partition: number) => ({ partition, key: e.aggregateId, value: await s.serde.encode(e), headers: contractHeaders(e) });
+    const encode = async (e: EventEnvelope, partition: number) => ({ partition, key: e.aggregateId, value: await s.serde.encode(e), headers: envelopeHeaders(e) });
     await within('producing the good records', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [await encode(openedO, 0), await encode(depositO, 0), await encode(openedQ, 1)] }));
     const service = await start(s.config());
 
@@ -564,7 +560,7 @@ describe('consumer-service: batch apply (the idempotent default)', () => {
     const a = account(`${id}-bp`);
     const opened = a.event({ type: 'AccountOpened', accountId: a.id, owner: 'paula', currency: 'EUR' });
     const deposits = [10, 20, 30].map((amount) => a.event({ type: 'FundsDeposited', accountId: a.id, amount }));
-    const encode = async (e: EventEnvelope) => ({ partition: 0, key: a.id, value: await s.serde.encode(e), headers: contractHeaders(e) });
+    const encode = async (e: EventEnvelope) => ({ partition: 0, key: a.id, value: await s.serde.encode(e), headers: envelopeHeaders(e) });
     const messages = [
       await encode(opened),
       await encode(deposits[0]!),
