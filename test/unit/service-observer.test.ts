@@ -7,7 +7,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scrapeMetric as deprecatedScrapeMetric } from '../../lab/clients/event-producer.ts';
 import { observeService, parsePrometheusText, scrapeMetric, sumOf } from '../../lab/observe/service.ts';
 import { Failpoints } from '../../src/failpoints/failpoints.ts';
 
@@ -78,9 +77,8 @@ describe('observeService: metrics', () => {
     expect(await observeService(url).metric('untouched_total')).toBe(0);
   });
 
-  it('scrapeMetric (and its deprecated re-export in lab/clients) is metric() summed over labels', async () => {
+  it('scrapeMetric is metric() summed over labels', async () => {
     expect(await scrapeMetric(url, 'dlq_total')).toBe(5);
-    expect(deprecatedScrapeMetric).toBe(scrapeMetric);
   });
 });
 
