@@ -193,12 +193,14 @@ function timed<T>(log: (line: string) => void, what: string, step: () => T): T {
 export function ensureBase(log: (line: string) => void): { reference: string; id: string } {
   const present = presentBase();
   if (present) return present;
+  const pullStarted = Date.now();
   try {
     timed(log, `pulled ${officialBase}`, () => docker(['pull', officialBase], { timeoutMs: 60_000 }));
     const id = imageId(officialBase);
     if (id) return { reference: officialBase, id };
   } catch {
-    log(`${officialBase} cannot be pulled (no registry answers): building ${localBase} with debootstrap`);
+    const seconds = ((Date.now() - pullStarted) / 1000).toFixed(1);
+    log(`${officialBase} cannot be pulled (no registry answers; gave up after ${seconds} s): building ${localBase} with debootstrap`);
   }
   const sources = ['/etc/apt/sources.list', ...(fs.existsSync('/etc/apt/sources.list.d') ? fs.readdirSync('/etc/apt/sources.list.d').map((f) => path.join('/etc/apt/sources.list.d', f)) : [])]
     .filter((file) => fs.existsSync(file) && fs.statSync(file).isFile())
