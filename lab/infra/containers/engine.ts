@@ -16,9 +16,13 @@ const execFileAsync = promisify(execFile);
 
 export const engineLogDir = path.join(labHome, 'docker');
 
-/** dockerd's flags: no bridge, no NAT, no iptables (host networking only). */
+/**
+ * dockerd's flags: no bridge, no NAT, no iptables (host networking only). Its pid file in .lab/docker/:
+ * /var/run/docker.pid outlives a machine's session, and dockerd refuses to start while the pid in it
+ * belongs to any live process, a recycled one included.
+ */
 export function dockerdArgs(): string[] {
-  return ['--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false', '--ip-forward=false'];
+  return ['--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false', '--ip-forward=false', `--pidfile=${path.join(engineLogDir, 'docker.pid')}`];
 }
 
 /** Runs `docker …` and returns its trimmed stdout; throws with its stderr. */
