@@ -22,11 +22,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type mysql from 'mysql2/promise';
-import { createPool, isRetryableDbError } from '../src/db/pool.ts';
-import { newEnvelope } from '../src/envelope/index.ts';
-import { requestHash } from '../src/services/command/idempotency.ts';
-import { outboxRow } from '../src/services/command/outbox.ts';
-import { startCommandService } from '../src/services/command/index.ts';
+import { createPool, isRetryableDbError, newEnvelope, outboxRow, requestHash, startService } from '../src/contract.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
 import { closedLoop } from './drivers.ts';
 import { progress, repetitions } from './progress.ts';
@@ -42,7 +38,7 @@ const amountOf = (i: number) => 100 + (i % 900);
 
 async function commandService(env: LabEnvironment, settings: BenchSettings, accounts: string[]): Promise<Sample> {
   return withScope(env, 'bench_command', async (scope) => {
-    const service = await startCommandService({ ...scope.config, mode: 'outbox', dbConnections });
+    const service = await startService('command', { ...scope.config, mode: 'outbox', dbConnections });
     const http = new WalletHttp(service.url, settings.concurrency);
     try {
       await http.openAccounts(accounts, scope.id);

@@ -17,8 +17,7 @@
  * No Redis and no notification gateway are configured: the cost measured is decode + dedupe + projection
  * + offset commits. Each repetition has its own database and topic; the side that goes first alternates.
  */
-import { EnvelopeSerde, RegistrySchemaSource } from '../src/envelope/index.ts';
-import { startConsumerService } from '../src/services/consumer/index.ts';
+import { EnvelopeSerde, RegistrySchemaSource, startService } from '../src/contract.ts';
 import { produceEvents } from '../lab/clients/event-producer.ts';
 import { kafka } from '../lab/infra/clients.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
@@ -40,7 +39,7 @@ interface SideResult {
 
 async function consumerService(scope: Scope, count: number): Promise<SideResult> {
   const startedAt = await databaseNow(scope.database);
-  const service = await startConsumerService({ ...scope.config, groupId: `${scope.id}.projection` });
+  const service = await startService('consumer', { ...scope.config, groupId: `${scope.id}.projection` });
   let failure: Error | undefined;
   void service.failed?.then((error) => (failure = error));
   try {

@@ -4,23 +4,16 @@
  * idempotent, linger.ms=5: what this cluster takes from the best client there is — the ceiling the
  * relay and the raw producer are read against. Local provider only (it needs the Kafka jars).
  */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { createTopicsAndWait } from '../src/kafka/topics.ts';
+import { createTopicsAndWait } from '../src/contract.ts';
 import { kafka } from '../lab/infra/clients.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
 import { deleteTopicsWithPrefix, isolationId } from '../lab/infra/isolation.ts';
-import { javaBinary } from '../lab/infra/local/java.ts';
-import { kafkaLibs } from '../lab/infra/local/kafka.ts';
-import { nativeInfraDir } from '../lab/infra/paths.ts';
+import { runKafkaTool } from '../lab/infra/kafka-tools.ts';
 import { progress, repetitions } from './progress.ts';
 import { benchPartitions } from './scope.ts';
 import type { BenchSettings } from './settings.ts';
 import { sample, type Heading, type Row, type Sample } from './table.ts';
 import { benchAccounts, eventHistory, meanEncodedBytes } from './workload.ts';
-
-const execFileAsync = promisify(execFile);
 
 /** records/sec from the tool's summary line: "N records sent, X records/sec (Y MB/sec), …". */
 export function recordsPerSecond(summary: string): number {
@@ -36,15 +29,10 @@ async function runOnce(env: LabEnvironment, records: number, recordSize: number)
   try {
     const topic = `${id}.perf`;
     await createTopicsAndWait(admin, [{ topic, numPartitions: benchPartitions }]);
-    const { stdout } = await execFileAsync(
-      javaBinary(),
-      [
-        '-Xmx512m', '-cp', `${kafkaLibs()}/*`, `-Dlog4j2.configurationFile=${path.join(nativeInfraDir, 'log4j2.properties')}`,
-        'org.apache.kafka.tools.ProducerPerformance', '--topic', topic, '--num-records', String(records), '--record-size', String(recordSize),
-        '--throughput', '-1', '--producer-props', `bootstrap.servers=${env.brokers.join(',')}`, 'acks=all', 'enable.idempotence=true', 'linger.ms=5',
-      ],
-      { maxBuffer: 16 * 1024 * 1024 },
-    );
+    const { stdout } = await runKafkaTool('org.apache.kafka.tools.ProducerPerformance', [
+      '--topic', topic, '--num-records', String(records), '--record-size', String(recordSize),
+      '--throughput', '-1', '--producer-props', `bootstrap.servers=${env.brokers.join(',')}`, 'acks=all', 'enable.idempotence=true', 'linger.ms=5',
+    ]);
     const summary = stdout.trim().split('\n').at(-1) ?? '';
     return { rate: sample(recordsPerSecond(summary)), summary };
   } finally {

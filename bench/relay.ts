@@ -15,9 +15,7 @@
  * Each repetition has its own database and topics; the side that goes first alternates.
  */
 import { Partitioners } from 'kafkajs';
-import { EnvelopeSerde, RegistrySchemaSource, type EventEnvelope } from '../src/envelope/index.ts';
-import { envelopeHeaders } from '../src/kafka/event-publisher.ts';
-import { startOutboxRelay } from '../src/services/relay/index.ts';
+import { envelopeHeaders, EnvelopeSerde, RegistrySchemaSource, startService, type EventEnvelope } from '../src/contract.ts';
 import { kafka } from '../lab/infra/clients.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
 import { waitFor } from '../lab/infra/ports.ts';
@@ -30,7 +28,7 @@ import { benchAccounts, eventHistory, fillOutbox } from './workload.ts';
 async function relayDrain(scope: Scope, events: EventEnvelope[], batchSize: number): Promise<Sample> {
   await fillOutbox(scope.database, events);
   const startedAt = await databaseNow(scope.database);
-  const relay = await startOutboxRelay({ ...scope.config, relayId: `${scope.id}-relay`, batchSize });
+  const relay = await startService('relay', { ...scope.config, relayId: `${scope.id}-relay`, batchSize });
   try {
     await waitFor(
       'the outbox to drain',

@@ -5,8 +5,7 @@
  */
 import type { Admin } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
-import type { CommonConfig } from '../src/config.ts';
-import { ensureTopics, topicNames, type TopicNames } from '../src/kafka/topics.ts';
+import { ensureTopics, topicNames, type CommonConfig, type TopicNames } from '../src/contract.ts';
 import { kafka } from '../lab/infra/clients.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
 import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../lab/infra/isolation.ts';

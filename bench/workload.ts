@@ -3,8 +3,7 @@
  * gap — the idempotent consumer refuses a version gap, so anything else would measure its retry path),
  * the outbox rows the command-service would have written for them, and their encoded size.
  */
-import { EnvelopeSerde, InMemorySchemaSource, type EventEnvelope } from '../src/envelope/index.ts';
-import { outboxRow } from '../src/services/command/outbox.ts';
+import { EnvelopeSerde, InMemorySchemaSource, outboxRow, type EventEnvelope } from '../src/contract.ts';
 import { walletEvents } from '../lab/clients/event-producer.ts';
 import type { IsolatedDatabase } from '../lab/infra/isolation.ts';
 

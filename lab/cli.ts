@@ -1,10 +1,11 @@
 /**
  * `npx lab <command>`: the lab's own CLI.
  *
- *   lab up [--brokers N]   start the native cluster (or reuse a healthy one) and leave it running
+ *   lab up [--brokers N]   start the cluster (or reuse a healthy one) and leave it running: native processes
+ *                          (local) or the same processes in containers (containers), see `lab status`
  *   lab down [--now]       stop every process the lab started; no process and no bound port remain
  *                          (--now: SIGKILL at once, no graceful shutdown; what the guard uses)
- *   lab status             processes, endpoints, health
+ *   lab status             provider (and why), processes, endpoints, health
  *   lab logs <proc> [-n N] last lines of a process's log (broker-1, controller, mysql, redis, registry, toxiproxy)
  *   lab env                the environment descriptor as JSON (endpoints for your own tools)
  *   lab service <name>     run one service as its own process (config: JSON in LAB_SERVICE_CONFIG)
@@ -15,6 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { clusterProblems, describeProcesses, downLocalCluster, readDescriptor, StartupError, tailLog, upLocalCluster } from './infra/local/cluster.ts';
 import { repoRoot } from './infra/paths.ts';
+import { explainProvider } from './infra/providers/index.ts';
 import { runSuites } from './report/run.ts';
 
 const usage = `usage: npx lab <up [--brokers N] | down [--now] | status | logs <process> [-n N] | env | service <name> | run [e-001 …]>`;
@@ -39,8 +41,15 @@ async function main(argv: string[]): Promise<number> {
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      const { provider, reason } = explainProvider();
+      if (provider === 'external') {
+        console.error(`provider external (${reason}): the lab does not start that cluster`);
+        return 1;
+      }
+      say(`provider ${provider} (${reason})`);
       try {
         const { descriptor, reused } = await upLocalCluster({
+          provider,
           ownership: 'persistent',
           brokers: values.brokers ? Number(values.brokers) : 3,
           log: say,
@@ -62,12 +71,18 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'status': {
+      const choice = explainProvider();
+      const running = readDescriptor()?.provider;
+      say(`provider ${choice.provider} (${choice.reason})${running && running !== choice.provider ? `; the running cluster is ${running}` : ''}`);
       const processes = describeProcesses();
       if (processes.length === 0) {
         say('no cluster (start one with `npx lab up`)');
         return 1;
       }
-      for (const proc of processes) say(`${proc.alive ? 'up  ' : 'DOWN'}  ${proc.name.padEnd(11)} pid ${String(proc.pid).padEnd(8)} log ${path.relative(repoRoot, proc.log)}`);
+      for (const proc of processes) {
+        const where = proc.container ? `  container ${proc.container}` : '';
+        say(`${proc.alive ? 'up  ' : 'DOWN'}  ${proc.name.padEnd(11)} pid ${String(proc.pid).padEnd(8)} log ${path.relative(repoRoot, proc.log)}${where}`);
+      }
       const descriptor = readDescriptor();
       if (!descriptor) {
         say('cluster is starting or failed to start (no descriptor yet)');
@@ -96,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
     case 'service': {
       const name = positionals[0];
       if (!name) throw new Error(`which service? ${usage}`);
-      const { runService } = await import('../src/services/main.ts');
+      const { runService } = await import('../src/contract.ts');
       await runService(name);
       return new Promise<number>(() => undefined); // runs until signalled
     }

@@ -26,7 +26,7 @@ import { createDatabase, deleteKeysWithPrefix, deleteTopicsWithPrefix, isolation
 import { sleep, waitFor } from './infra/ports.ts';
 import { labEnvironment } from './infra/vitest.ts';
 import { setLinkEnabled } from './nemesis/links.ts';
-import { createTopicsAndWait } from '../src/kafka/topics.ts';
+import { createTopicsAndWait } from '../src/contract.ts';
 import { median } from './util/statistics.ts';
 
 const env = labEnvironment();

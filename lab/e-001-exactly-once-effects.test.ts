@@ -47,9 +47,7 @@ import { LeaderObserver } from './observe/leaders.ts';
 import { caughtUp } from './observe/topic.ts';
 import { percentile } from './util/statistics.ts';
 import { openAccounts, runLedgerCommands } from './workloads/ledger.ts';
-import { startCommandService } from '../src/services/command/index.ts';
-import { startNotificationGateway } from '../src/services/notification-gateway/index.ts';
-import { startQueryService } from '../src/services/query/index.ts';
+import { startService } from '../src/contract.ts';
 
 const env = labEnvironment();
 const roles = ['relay-1', 'relay-2', 'consumer-1', 'consumer-2'] as const;
@@ -105,10 +103,10 @@ e001.property('✅ outbox + relay + processed_event + invalidation', {
     const brokerHeals: Array<Promise<void>> = [];
     arena.defer(() => leaders.stop());
     const cache = redisOf(env, arena.keyPrefix);
-    const gateway = arena.own(await startNotificationGateway({}));
-    const command = arena.own(await startCommandService({ ...config, mode: 'outbox', outboxShards }));
-    const query = arena.own(await startQueryService({ mysql: config.mysql, redis: cache, cache: { ttlMs: 60_000, populate: 'set-if-newer' } }));
-    const consumerConfig = { groupId: `${id}.projection`, redis: cache, invalidation: 'versioned', cacheTtlMs: 60_000, notificationUrl: gateway.url, sessionTimeoutMs: 6000 };
+    const gateway = arena.own(await startService('notification-gateway', {}));
+    const command = arena.own(await startService('command', { ...config, mode: 'outbox', outboxShards }));
+    const query = arena.own(await startService('query', { mysql: config.mysql, redis: cache, cache: { ttlMs: 60_000, populate: 'set-if-newer' } }));
+    const consumerConfig = { groupId: `${id}.projection`, redis: cache, invalidation: 'versioned' as const, cacheTtlMs: 60_000, notificationUrl: gateway.url, sessionTimeoutMs: 6000 };
     const keeper = new Keeper(history, roles, (role) => (role.startsWith('relay') ? arena.start('relay', { relayId: role, batchSize: 20, pollIntervalMs: 10, outboxShards }) : arena.start('consumer', consumerConfig)));
     arena.defer(() => keeper.stopAll());
     arena.defer(async () => (await Promise.allSettled(brokerHeals), await nemesis.heal())); // first on disposal

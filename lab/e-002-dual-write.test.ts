@@ -22,13 +22,13 @@ import fc from 'fast-check';
 import { checkDelivery } from './checkers/index.ts';
 import { WalletClient } from './clients/wallet-client.ts';
 import type { History } from './history/history.ts';
-import { createArena, type Arena } from './infra/arena.ts';
+import { createArena, type Arena, type ArenaServiceConfig } from './infra/arena.ts';
 import { waitFor } from './infra/ports.ts';
 import { labEnvironment } from './infra/vitest.ts';
 import { atLeast, crashAt, crashSchedule, equals, experiment, Lives, type Crash } from './kit/index.ts';
 import { committedEventIds, count } from './observe/database.ts';
 import { readTopic } from './observe/topic.ts';
-import { eventHeaders } from '../src/kafka/headers.ts';
+import { eventHeaders } from '../src/contract.ts';
 
 const env = labEnvironment();
 const accounts = ['acct-a', 'acct-b', 'acct-c'];
@@ -40,7 +40,7 @@ const e002 = experiment({ id: 'E-002', title: 'Dual write loses events', suite: 
  * "die at the (k+1)-th deposit"), then sends deposits one at a time through its crash lives, starting
  * the next life whenever the current one died.
  */
-async function depositsThroughCrashes(arena: Arena, history: History, config: object, schedule: Crash[], total: number): Promise<void> {
+async function depositsThroughCrashes(arena: Arena, history: History, config: ArenaServiceConfig<'command'>, schedule: Crash[], total: number): Promise<void> {
   const start = (failpoints?: string) => arena.start('command', config, failpoints);
   const connect = (url: string) => new WalletClient(url, history, { connections: 1, timeoutMs: 5000 });
   const opener = await start();

@@ -51,10 +51,7 @@ import { Nemesis } from './nemesis/nemesis.ts';
 import { applications, count, domainBalances, outboxEventIds, projectedBalances } from './observe/database.ts';
 import { createTopicLedBy } from './observe/leaders.ts';
 import { caughtUp, readTopic, recordCount } from './observe/topic.ts';
-import { eventHeaders } from '../src/kafka/headers.ts';
-import { startCommandService } from '../src/services/command/index.ts';
-import { startConsumerService } from '../src/services/consumer/index.ts';
-import { startNotificationGateway } from '../src/services/notification-gateway/index.ts';
+import { eventHeaders, startService } from '../src/contract.ts';
 
 const env = labEnvironment();
 const e003 = experiment({ id: 'E-003', title: 'Redelivery duplicates side effects', suite: 'lab/e-003', arena: (label) => createArena(env, `e003_${label}`, 3),
@@ -71,21 +68,21 @@ const [depositsPerAccount, relayBatchSize] = [4, 2];
  */
 async function relayRedelivery(arena: Arena, history: History, mode: 'naive' | 'idempotent', schedule: { relay: Crash[]; consumer: Crash[] }, amounts: number[]) {
   const { id, database, admin, config } = arena;
-  const command = arena.own(await startCommandService({ ...config, mode: 'outbox' }));
+  const command = arena.own(await startService('command', { ...config, mode: 'outbox' }));
   const client = new WalletClient(command.url, history, { connections: 1, timeoutMs: 10_000 });
   for (const account of accounts) expect((await client.open('client', account))?.status).toBe(201);
   for (let i = 0; i < depositsPerAccount * accounts.length; i += 1) expect((await client.deposit('client', accounts[i % accounts.length]!, amounts[i % amounts.length]!, `deposit-${i}`))?.status).toBe(201);
   await Promise.all([client.close(), command.stop()]);
   const events = await outboxEventIds(database.pool);
 
-  const gateway = arena.own(await startNotificationGateway({}));
+  const gateway = arena.own(await startService('notification-gateway', {}));
   const groupId = `${id}.projection`;
   // 6 s (the broker minimum): a crashed member holds its partitions until its session expires.
   const consumerConfig = { groupId, mode, notificationUrl: gateway.url, sessionTimeoutMs: 6000 };
   // The consumer first (its group join overlaps the relay's start): its crashing lives, then a survivor in this process.
   const consumed = (async () => {
     await new Lives(history, 'consumer', (fp) => arena.start('consumer', consumerConfig, fp), schedule.consumer).crashAll(120_000);
-    arena.own(await startConsumerService({ ...config, ...consumerConfig }));
+    arena.own(await startService('consumer', { ...config, ...consumerConfig }));
   })();
   consumed.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
   const relay = await new Lives(history, 'relay', (fp) => arena.start('relay', { relayId: fp ? 'crashing' : 'clean', batchSize: relayBatchSize, pollIntervalMs: 10 }, fp), schedule.relay).throughAll(60_000);

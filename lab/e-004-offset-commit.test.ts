@@ -17,13 +17,14 @@
  *           one `[e-004]` line per arm (totals over the generated cases) and the run report.
  */
 import { checkDelivery, checkEffectsOnce, summarize } from './checkers/index.ts';
-import { produceEvents, scrapeMetric, walletEvents } from './clients/event-producer.ts';
+import { produceEvents, walletEvents } from './clients/event-producer.ts';
 import type { History } from './history/history.ts';
 import { createArena, type Arena } from './infra/arena.ts';
 import { sleep, waitFor } from './infra/ports.ts';
 import { labEnvironment } from './infra/vitest.ts';
 import { above, atLeast, crashAt, crashSchedule, equals, experiment, Lives, type Crash } from './kit/index.ts';
 import { applications, count } from './observe/database.ts';
+import { observeService } from './observe/service.ts';
 
 const env = labEnvironment();
 const accounts = Array.from({ length: 6 }, (_, i) => `acct-${i}`);
@@ -49,7 +50,7 @@ e004.arm('❌ commit before processing', {
   run: async ({ arena, history, log }) => {
     const { events, survivor } = await consumeThroughCrashes(arena, history, 'before-processing', [crashAt('consumer.after-offset-commit-before-process', 2)], 40);
     // Quiescence: the restarted consumer has nothing left to do once its lag is 0 for a while.
-    await waitFor('the restarted consumer to catch up', async () => (await scrapeMetric(survivor.url, 'consumer_lag')) === 0 && (await count(arena.database.pool, 'applied_event_log')) > 0, { timeoutMs: 60_000 });
+    await waitFor('the restarted consumer to catch up', async () => (await observeService(survivor).metric('consumer_lag')) === 0 && (await count(arena.database.pool, 'applied_event_log')) > 0, { timeoutMs: 60_000 });
     await sleep(1500);
     const applied = await applications(arena.database.pool);
     const verdict = checkDelivery(events.map((e) => ({ id: e.eventId, outcome: 'ok' as const })), [...applied.keys()], 'applied');
@@ -68,7 +69,7 @@ e004.property('✅ commit after the DB transaction', {
   run: async ({ arena, history, input: schedule }) => {
     const { events, survivor } = await consumeThroughCrashes(arena, history, 'after-processing', schedule, 30);
     await waitFor('every event applied', async () => (await applications(arena.database.pool)).size >= events.length, { timeoutMs: 60_000 });
-    await waitFor('lag 0', async () => (await scrapeMetric(survivor.url, 'consumer_lag')) === 0, { timeoutMs: 30_000 });
+    await waitFor('lag 0', async () => (await observeService(survivor).metric('consumer_lag')) === 0, { timeoutMs: 30_000 });
     const applied = await applications(arena.database.pool);
     const delivery = checkDelivery(events.map((e) => ({ id: e.eventId, outcome: 'ok' as const })), [...applied.keys()], 'applied');
     const once = checkEffectsOnce(applied, 'applied once');
@@ -78,7 +79,7 @@ e004.property('✅ commit after the DB transaction', {
       crashes: arena.crashes().length,
       lost: delivery.counts.lost!,
       doubleApplied: once.counts.duplicated!,
-      redelivered: await scrapeMetric(survivor.url, 'duplicates_skipped_total'),
+      redelivered: await observeService(survivor).metric('duplicates_skipped_total'),
     };
   },
 });

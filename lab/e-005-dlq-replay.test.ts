@@ -32,7 +32,6 @@
  */
 import fc from 'fast-check';
 import { checkAppliedOnce, checkDeadLetters, checkPerKeyOrder, checkReplayJob, summarize } from './checkers/index.ts';
-import { scrapeMetric } from './clients/event-producer.ts';
 import { poisonKinds } from './clients/poison-producer.ts';
 import { accountStream, recordSender } from './clients/record-sender.ts';
 import type { History } from './history/history.ts';
@@ -44,10 +43,11 @@ import { Nemesis } from './nemesis/nemesis.ts';
 import { appliedAt, applicationLog, applications, count, projectedBalances, replayAudit, waitApplied } from './observe/database.ts';
 import { deadLetters } from './observe/dead-letters.ts';
 import { recordCount } from './observe/topic.ts';
+import { observeService } from './observe/service.ts';
 import { percentile } from './util/statistics.ts';
 import { pacedPhase, poisonPlan, poisonStreamCases } from './workloads/poison-stream.ts';
 import { parkOutage, replayCases, replayedIds, replayOperatorJobs, runReplayJob } from './workloads/replay.ts';
-import type { EventEnvelope } from '../src/envelope/index.ts';
+import type { EventEnvelope } from '../src/contract.ts';
 
 const env = labEnvironment();
 const [partitions, retryDelaysMs] = [3, [200, 400, 800]];
@@ -58,8 +58,8 @@ const e005 = experiment({
 });
 const ms = (n: number) => `${Math.round(n)} ms`;
 const deposit = (amount: number) => (accountId: string) => ({ type: 'FundsDeposited' as const, accountId, amount });
-const metrics = async (url: string, ...names: string[]) => Promise.all(names.map((name) => scrapeMetric(url, name)));
-const fired = async (url: string) => ((await (await fetch(`${url}/failpoints`)).json()) as Record<string, { fired: number }>)['consumer.apply']?.fired ?? 0;
+const metrics = async (url: string, ...names: string[]) => Promise.all(names.map((name) => observeService(url).metric(name)));
+const fired = async (url: string) => observeService(url).fired('consumer.apply');
 
 /** A case's consumer, nemesis, DLQ observer and account stream (account i on partition i mod 3), the accounts opened and applied. */
 async function setUp(arena: Arena, history: History, accounts: string[]) {
@@ -168,7 +168,7 @@ e005.property('✅ controlled replay', {
     const appliedOf = async (ids: string[]) => ((applied) => ids.filter((id) => applied.has(id)).length)(await applications(pool));
     const [appliedBeforeReplay, eventsBefore] = [await appliedOf(victims.map((e) => e.eventId)), await recordCount(arena.admin, topics.events)];
     const jobs = replayOperatorJobs(kinds, { operator: 'e005-operator', ratePerSecond: c.limit });
-    const skipped = async () => (await scrapeMetric(consumer.url, 'duplicates_skipped_total')) - dupBefore;
+    const skipped = async () => (await observeService(consumer).metric('duplicates_skipped_total')) - dupBefore;
     let [dryRunPublished, withdrawalsAppliedEarly] = [0, 0];
     const done = [];
     for (const job of jobs) {

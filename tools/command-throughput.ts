@@ -84,7 +84,7 @@ const pickTwo = (): [string, string] => {
 
 /** The command-service from `modulePath`, in this process (or as its own process), over HTTP. */
 async function serviceDriver(modulePath: string | 'process', database: string): Promise<Driver> {
-  const config = { ...commonConfig(env, { database, topicPrefix: `${database}.` }), mode: 'outbox', dbConnections };
+  const config = { ...commonConfig(env, { database, topicPrefix: `${database}.` }), mode: 'outbox' as const, dbConnections };
   const service: { url: string; stop(): Promise<void>; pid?: number } =
     modulePath === 'process'
       ? await startServiceProcess('command', config)

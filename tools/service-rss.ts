@@ -16,11 +16,13 @@ import { deleteTopicsWithPrefix, isolationId } from '../lab/infra/isolation.ts';
 import { readDescriptor } from '../lab/infra/local/cluster.ts';
 import { sleep } from '../lab/infra/ports.ts';
 import { commonConfig, createMigratedDatabase, redisOf, startServiceProcess, type ServiceProcess } from '../lab/infra/services.ts';
-import { ensureTopics } from '../src/kafka/topics.ts';
+import { ensureTopics, isServiceName, type ServiceConfigs, type ServiceName } from '../src/contract.ts';
 
 const [idleArg = '15', ...requested] = process.argv.slice(2);
 const idleMs = Number(idleArg) * 1000;
-const services = requested.length ? requested : ['command', 'relay', 'consumer', 'query'];
+const unknown = requested.filter((name) => !isServiceName(name));
+if (unknown.length) throw new Error(`unknown service(s): ${unknown.join(', ')}`);
+const services = (requested.length ? requested : ['command', 'relay', 'consumer', 'query']) as ServiceName[];
 const descriptor = readDescriptor();
 if (!descriptor) throw new Error('no cluster: run `npx lab up` first');
 const env = connectEnvironment(descriptor);
@@ -55,7 +57,7 @@ const admin = kafka(env, `${id}-admin`).admin();
 await admin.connect();
 const config = commonConfig(env, { database: database.name, topicPrefix: `${id}.` });
 await ensureTopics(admin, config.topics);
-const configs: Record<string, object> = {
+const configs: { [N in ServiceName]?: ServiceConfigs[N] } = {
   command: { ...config, mode: 'outbox' },
   relay: { ...config, relayId: 'rss' },
   consumer: { ...config, groupId: `${id}.projection`, redis: redisOf(env, `${id}:`) },
@@ -64,7 +66,7 @@ const configs: Record<string, object> = {
 const started: ServiceProcess[] = [];
 const mb = (kb: number) => (kb / 1024).toFixed(1);
 try {
-  for (const service of services) started.push(await startServiceProcess(service, configs[service] ?? config));
+  for (const service of services) started.push(await startServiceProcess(service, configs[service] ?? (config as never)));
   await sleep(idleMs);
   console.log(`idle ${idleMs / 1000} s; VmRSS from /proc/<pid>/status, summed over each service's process tree`);
   for (const [i, service] of started.entries()) {

@@ -7,7 +7,7 @@
  *
  * Pure: lab/observe/database.ts reads the applications and balances.
  */
-import type { EventEnvelope } from '../../src/envelope/index.ts';
+import type { EventEnvelope } from '../../src/contract.ts';
 import type { BalanceState } from './state.ts';
 import { verdict, type Verdict } from './verdict.ts';
 

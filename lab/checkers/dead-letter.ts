@@ -11,7 +11,7 @@
  * the DLQ, the fallback: a proper prefix of the value, marked truncated, with the full size.
  * Pure: lab/observe/dead-letters.ts reads the DLQ.
  */
-import { failureHeaders } from '../../src/kafka/headers.ts';
+import { failureHeaders } from '../../src/contract.ts';
 import { verdict, type Verdict } from './verdict.ts';
 
 /** A record the consumer should have parked, as it was sent, and how it should have failed. */

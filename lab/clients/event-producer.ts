@@ -3,9 +3,7 @@
  * docs/ARCHITECTURE.md): key = account id, Avro envelope in the Confluent wire format, event headers.
  * For experiments about the consumer side, so they do not depend on the producer side's behaviour.
  */
-import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, type EventEnvelope } from '../../src/envelope/index.ts';
-import { eventHeaders } from '../../src/kafka/headers.ts';
-import type { TopicNames } from '../../src/kafka/topics.ts';
+import { EnvelopeSerde, eventHeaders, newEnvelope, RegistrySchemaSource, type EventEnvelope, type TopicNames } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
 import type { LabEnvironment } from '../infra/environment.ts';
 
@@ -34,13 +32,4 @@ export async function produceEvents(env: LabEnvironment, topics: TopicNames, eve
   } finally {
     await producer.disconnect();
   }
-}
-
-/** Reads one counter/gauge from a service's Prometheus endpoint (summed over labels). */
-export async function scrapeMetric(serviceUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${serviceUrl}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }

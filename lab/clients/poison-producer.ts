@@ -10,9 +10,7 @@
  * what was sent; the key is the account it sits next to (same partition as its good events).
  */
 import { randomUUID } from 'node:crypto';
-import { frame, newEnvelope, type EventEnvelope } from '../../src/envelope/index.ts';
-import { eventHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
-import { contractHeaders } from './record-sender.ts';
+import { envelopeHeaders, eventHeaders, frame, newEnvelope, type EventEnvelope, type KafkaHeaders } from '../../src/contract.ts';
 
 export const poisonKinds = ['bad-magic-byte', 'truncated', 'unknown-schema-id', 'unknown-account', 'invalid-amount', 'oversized'] as const;
 export type PoisonKind = (typeof poisonKinds)[number];
@@ -38,7 +36,7 @@ export interface PoisonRecord {
 export async function poisonRecord(encode: (e: EventEnvelope) => Promise<Buffer>, kind: PoisonKind, key: string): Promise<PoisonRecord> {
   const eventId = randomUUID();
   const raw = (value: Buffer): PoisonRecord => ({ kind, eventId, key, value, headers: { [eventHeaders.eventId]: eventId, [eventHeaders.eventType]: 'FundsDeposited' } });
-  const encoded = async (e: EventEnvelope): Promise<PoisonRecord> => ({ kind, eventId: e.eventId, key, value: await encode(e), headers: contractHeaders(e) });
+  const encoded = async (e: EventEnvelope): Promise<PoisonRecord> => ({ kind, eventId: e.eventId, key, value: await encode(e), headers: envelopeHeaders(e) });
   switch (kind) {
     case 'bad-magic-byte': // JSON where Avro was expected: produced without the registry serializer
       return raw(Buffer.from(JSON.stringify({ eventId, accountId: key, amount: 5 })));

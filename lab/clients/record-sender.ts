@@ -10,9 +10,7 @@
  * Events go out as the relay would send them (docs/ARCHITECTURE.md): key = account id, the Avro envelope
  * in the registry's wire format, the event headers. `close` also deletes the schema subject it registered.
  */
-import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, type EventEnvelope, type WalletEventPayload } from '../../src/envelope/index.ts';
-import { eventHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
-import type { TopicNames } from '../../src/kafka/topics.ts';
+import { EnvelopeSerde, envelopeHeaders, eventHeaders, newEnvelope, RegistrySchemaSource, type EventEnvelope, type KafkaHeaders, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
 import { walletEvents } from './event-producer.ts';
 import type { LabEnvironment } from '../infra/environment.ts';
@@ -25,10 +23,6 @@ export interface Sent {
 }
 
 /** The event headers of the pipeline contract. */
-export function contractHeaders(e: EventEnvelope): KafkaHeaders {
-  return { [eventHeaders.eventId]: e.eventId, [eventHeaders.eventType]: e.eventType, [eventHeaders.traceId]: e.traceId, [eventHeaders.aggregateId]: e.aggregateId };
-}
-
 export async function recordSender(env: LabEnvironment, topics: Pick<TopicNames, 'events'>) {
   const subject = `${topics.events}-value`;
   const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject });
@@ -43,7 +37,7 @@ export async function recordSender(env: LabEnvironment, topics: Pick<TopicNames,
     /** The envelope as the consumer will read it (Avro, registry wire format). */
     encode: (e: EventEnvelope) => serde.encode(e),
     send,
-    sendEvent: async (partition: number, e: EventEnvelope) => send(partition, e.aggregateId, await serde.encode(e), contractHeaders(e)),
+    sendEvent: async (partition: number, e: EventEnvelope) => send(partition, e.aggregateId, await serde.encode(e), envelopeHeaders(e)),
     close: async () => {
       await producer.disconnect().catch(() => undefined);
       const url = `${env.descriptor.schemaRegistry.url}/subjects/${encodeURIComponent(subject)}`;

@@ -3,7 +3,7 @@
  * so a schedule means the same for any workload size). Experiments map them onto nemesis calls.
  */
 import fc from 'fast-check';
-import type { FailpointName } from '../../src/failpoints/names.ts';
+import type { FailpointName } from '../../src/contract.ts';
 
 export interface ScheduledFault<F extends string = string> {
   /** When, as a fraction of the workload's commands (0 = before the first). */

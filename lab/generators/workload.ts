@@ -3,7 +3,7 @@
  * of deposits, withdrawals and transfers. Shrinking keeps a failing workload small and readable.
  */
 import fc from 'fast-check';
-import { outboxShard } from '../../src/services/command/outbox.ts';
+import { outboxShard } from '../../src/contract.ts';
 
 export type Command =
   | { kind: 'deposit'; account: number; amount: number }

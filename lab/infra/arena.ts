@@ -14,13 +14,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureTopics } from '../../src/kafka/topics.ts';
+import { ensureTopics, type CommonConfig, type FailpointName, type ServiceConfigs, type ServiceName } from '../../src/contract.ts';
 import { kafka } from './clients.ts';
 import type { LabEnvironment } from './environment.ts';
 import { deleteTopicsWithPrefix, isolationId } from './isolation.ts';
-import { commonConfig, createMigratedDatabase, startServiceProcess, type ServiceProcess } from './services.ts';
+import { commonConfig, createMigratedDatabase, startServiceProcess, type Exactly, type ServiceProcess } from './services.ts';
 
 export type Arena = Awaited<ReturnType<typeof createArena>>;
+
+/** What `arena.start` takes: the service's own keys; the arena fills in the database, brokers and topics. */
+export type ArenaServiceConfig<N extends ServiceName> = Omit<ServiceConfigs[N], keyof CommonConfig> & Partial<CommonConfig>;
 
 const live = new Set<() => Promise<void>>();
 
@@ -50,13 +53,14 @@ export async function createArena(env: LabEnvironment, name: string, partitions:
     config,
     admin,
     /** The crash records the dying processes wrote, in order (of one failpoint, when named). */
-    crashes: (failpoint?: string): Array<{ failpoint: string }> =>
-      (fs.existsSync(failpointLog) ? fs.readFileSync(failpointLog, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { failpoint: string }) : []).filter(
+    crashes: (failpoint?: FailpointName): Array<{ failpoint: FailpointName }> =>
+      (fs.existsSync(failpointLog) ? fs.readFileSync(failpointLog, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { failpoint: FailpointName }) : []).filter(
         (c) => failpoint === undefined || c.failpoint === failpoint,
       ),
     /** A service as its own OS process, failpoints armed from the start (LAB_FAILPOINTS syntax). */
-    start: async (service: string, extra: object, failpoints?: string) => {
-      const p = await startServiceProcess(service, { ...config, ...extra }, { failpointLog, ...(failpoints ? { failpoints } : {}) });
+    start: async <N extends ServiceName, C extends ArenaServiceConfig<N>>(service: N, extra: Exactly<ArenaServiceConfig<N>, C>, failpoints?: string) => {
+      // The common part plus the service's own keys is a ServiceConfigs[N]; TypeScript cannot see it through the generic N.
+      const p = await startServiceProcess(service, { ...config, ...extra } as never, { failpointLog, ...(failpoints ? { failpoints } : {}) });
       processes.push(p);
       return p;
     },

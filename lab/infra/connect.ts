@@ -3,17 +3,13 @@ import { Toxiproxy } from 'toxiproxy-node-client';
 import type { EnvironmentDescriptor, LabEnvironment } from './environment.ts';
 import { LocalProcessControl } from './local/process-control.ts';
 import { Supervisor } from './local/supervisor.ts';
-import { ContainersProcessControl } from './providers/containers.ts';
 import path from 'node:path';
 
 export function connectEnvironment(descriptor: EnvironmentDescriptor): LabEnvironment {
   const control = descriptor.processControl;
-  const processes =
-    control?.kind === 'local'
-      ? new LocalProcessControl(new Supervisor(path.join(control.runDir, 'pids')))
-      : control?.kind === 'containers'
-        ? new ContainersProcessControl(control.containerIds)
-        : undefined;
+  // Both the local and the containers provider record their processes in the run dir's pid files; a
+  // containers record names its container, and its faults go through the engine.
+  const processes = control?.kind === 'local' ? new LocalProcessControl(new Supervisor(path.join(control.runDir, 'pids'))) : undefined;
   return {
     descriptor,
     brokers: descriptor.kafka.brokers.map((broker) => broker.address),

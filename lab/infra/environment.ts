@@ -32,7 +32,8 @@ export interface EnvironmentDescriptor {
   redis: { host: string; port: number; password?: string; proxy?: string };
   toxiproxy?: { url: string };
   /** How to reach the process-control handle; absent when the provider cannot control processes. */
-  processControl?: { kind: 'local'; runDir: string } | { kind: 'containers'; containerIds: Record<string, string> };
+  /** `local`: the pid files of the run dir (the containers provider's records name their containers). */
+  processControl?: { kind: 'local'; runDir: string };
   /** Prefix for every topic, database, subject and Redis key the lab creates (external clusters). */
   namePrefix: string;
   startedAt: string;

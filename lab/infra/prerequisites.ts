@@ -2,7 +2,6 @@
  * What the native infrastructure needs, where it is found, and for anything missing one line naming
  * the command that installs it.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { installDirs } from './paths.ts';
@@ -79,15 +78,4 @@ export function findInstalledPrerequisites() {
     registryJava: java21,
     apicurioVersion: versions.apicurio,
   };
-}
-
-/** True when a Docker engine answers (not just a docker client on PATH). */
-export function dockerEngineAnswers(): boolean {
-  if (process.env.DOCKER_HOST === undefined && !fs.existsSync('/var/run/docker.sock')) return false;
-  try {
-    execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'ignore', timeout: 5000 });
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -8,9 +8,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CommonConfig } from '../../src/config.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { topicNames } from '../../src/kafka/topics.ts';
+import { migrate, topicNames, type CommonConfig, type ServiceConfigs, type ServiceName } from '../../src/contract.ts';
 import type { LabEnvironment } from './environment.ts';
 import { createDatabase, type IsolatedDatabase } from './isolation.ts';
 import { isAlive, procStartTime, Supervisor, type ProcessExit, type ProcessRecord } from './local/supervisor.ts';
@@ -75,9 +73,21 @@ const serviceEntry = path.join(repoRoot, 'src', 'services', 'bin.ts');
  */
 const youngGenerationMb = 4;
 
-export async function startServiceProcess(
-  service: string,
-  config: object,
+/**
+ * `config` with no key that `Config` lacks. TypeScript checks an object literal's keys by itself; this
+ * also rejects a config built elsewhere (a variable, a spread) that carries a misspelt or foreign key,
+ * which JSON would otherwise hand to the service to ignore silently.
+ */
+export type Exactly<Config, C> = C & Record<Exclude<keyof C, keyof Config>, never>;
+
+/**
+ * Starts service `service` as its own OS process with `config` (its type follows from the name:
+ * `ServiceConfigs` in src/contract.ts), optionally with failpoints armed from the start (LAB_FAILPOINTS
+ * syntax) and a failpoint log its crashes are written to.
+ */
+export async function startServiceProcess<N extends ServiceName, C extends ServiceConfigs[N]>(
+  service: N,
+  config: Exactly<ServiceConfigs[N], C>,
   options: { failpoints?: string; failpointLog?: string; env?: Record<string, string> } = {},
 ): Promise<ServiceProcess> {
   counter += 1;

@@ -1,12 +1,18 @@
 /**
  * `npm run setup`: everything a new machine needs, idempotently. npm dependencies are installed by the
- * npm script before this runs; this installs the native infrastructure into .lab/ unless a Docker
- * engine answers (then the containers provider is used) or LAB_PROVIDER=external.
+ * npm script before this runs; this installs the native infrastructure into .lab/ (the local provider
+ * runs it, the containers provider's images are built from it), then the Docker engine and the images
+ * (skipped with LAB_PROVIDER=local; nothing at all with LAB_PROVIDER=external).
  *
  *   Kafka + tools     Maven: mvn dependency:copy-dependencies on infra/native/pom.xml
  *   Schema registry   Maven: Apicurio Registry app distribution (tar.gz), unpacked
  *   Toxiproxy         Go module proxy: go install …/toxiproxy/v2/cmd/server@<tag>, renamed
  *   MariaDB, Redis    Debian packages (apt-get) when missing
+ *   Docker engine     an engine that answers is used; else, as root, Debian's docker.io (and
+ *                     debootstrap) installed and dockerd started here, logs in .lab/docker/ (no
+ *                     systemd on these machines); not root: one line naming the command
+ *   Images            lab/infra/containers/*.Dockerfile on debian:trixie, or on a base made with
+ *                     debootstrap where no registry answers; skipped when their content tags exist
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,7 +24,9 @@ import { mariadbBinaries } from './local/mariadb.ts';
 import { redisBinaries } from './local/redis.ts';
 import { apicurioJar, registryJava, registryMinJava } from './local/registry.ts';
 import { toxiproxyBinary } from './local/toxiproxy.ts';
-import { aptInstall, dockerEngineAnswers, isRoot, MissingPrerequisiteError, requireCommand, requireJava17, which } from './prerequisites.ts';
+import { aptInstall, isRoot, MissingPrerequisiteError, requireCommand, requireJava17, which } from './prerequisites.ts';
+import { engineAnswers, engineLogDir, startEngine } from './containers/engine.ts';
+import { ensureImages } from './containers/images.ts';
 
 const log = (line: string) => console.log(`[setup] ${line}`);
 
@@ -94,12 +102,40 @@ function installToxiproxy(go: string): void {
   execFileSync(binary, ['-version'], { stdio: 'ignore' });
 }
 
-function main(): void {
+const dockerdCandidates = ['dockerd', '/usr/sbin/dockerd', '/usr/bin/dockerd'];
+
+/**
+ * A Docker engine that answers, started here if need be. False (with one line saying how to get one)
+ * when this user cannot install or start it: the local provider is then the default.
+ */
+async function ensureEngine(): Promise<boolean> {
+  if (engineAnswers()) {
+    log('Docker engine: answers');
+    return true;
+  }
+  const missing = [...(which(dockerdCandidates) ? [] : ['docker.io']), ...(which(['debootstrap', '/usr/sbin/debootstrap']) ? [] : ['debootstrap'])];
+  if (!isRoot()) {
+    const install = missing.length ? `${aptInstall(missing.join(' '))} && ` : '';
+    log(`no Docker engine answers, and starting one needs root: ${install}sudo dockerd --bridge=none --iptables=false & (the local provider is used meanwhile)`);
+    return false;
+  }
+  if (missing.length > 0) {
+    timed(`apt-get install ${missing.join(' ')}`, () => {
+      run('apt-get', ['update', '-qq']);
+      run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
+    });
+  }
+  const dockerd = which(dockerdCandidates);
+  if (!dockerd) throw new MissingPrerequisiteError(`dockerd not found after installing docker.io: ${aptInstall('docker.io')}`);
+  const started = Date.now();
+  await startEngine(dockerd);
+  log(`started dockerd (${((Date.now() - started) / 1000).toFixed(1)} s; log ${path.join(engineLogDir, 'dockerd.log')})`);
+  return true;
+}
+
+async function main(): Promise<void> {
   const provider = process.env.LAB_PROVIDER;
   if (provider === 'external') return log('LAB_PROVIDER=external: nothing to install, endpoints come from LAB_* variables');
-  if (provider !== 'local' && dockerEngineAnswers()) {
-    return log('a Docker engine answers: the containers provider will pull images on first use (set LAB_PROVIDER=local to install natively)');
-  }
   log(`installing the native infrastructure into ${path.dirname(installDirs.bin)}`);
   requireJava17();
   const mvn = requireCommand('mvn', ['mvn'], aptInstall('maven'));
@@ -111,11 +147,18 @@ function main(): void {
   if (!registryJava()) {
     throw new MissingPrerequisiteError(`the schema registry needs Java ${registryMinJava}+ (found none under JAVA21_HOME, JAVA_HOME or /usr/lib/jvm): install a JDK 21+ or set JAVA21_HOME`);
   }
-  log('done: `npx lab up` starts the cluster, `npm test` runs the suites');
+  if (provider === 'local') {
+    log('LAB_PROVIDER=local: no Docker engine or images');
+  } else if (await ensureEngine()) {
+    const started = Date.now();
+    ensureImages(log);
+    log(`images ready (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  }
+  log('done: `npx lab status` names the provider runs will use, `npx lab up` starts the cluster, `npm test` runs the suites');
 }
 
 try {
-  main();
+  await main();
 } catch (error) {
   if (error instanceof MissingPrerequisiteError) {
     console.error(`[setup] missing prerequisite: ${error.message}`);

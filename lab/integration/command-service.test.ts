@@ -17,13 +17,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvelopeSerde, RegistrySchemaSource, type EventEnvelope } from '../../src/envelope/index.ts';
-import { failpoints } from '../../src/failpoints/index.ts';
-import { eventHeaders, readHeaders } from '../../src/kafka/headers.ts';
-import { ensureTopics } from '../../src/kafka/topics.ts';
-import { startCommandService, type CommandServiceConfig } from '../../src/services/command/index.ts';
-import { outboxShard } from '../../src/services/command/outbox.ts';
-import type { RunningService } from '../../src/services/service.ts';
+import { ensureTopics, EnvelopeSerde, eventHeaders, failpoints, outboxShard, readHeaders, RegistrySchemaSource, startService, type CommandServiceConfig, type EventEnvelope, type RunningService } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
 import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
@@ -48,7 +42,7 @@ beforeAll(async () => {
   admin = client.admin();
   await admin.connect();
   await ensureTopics(admin, config().topics);
-  outbox = await startCommandService({ ...config(), mode: 'outbox' });
+  outbox = await startService('command', { ...config(), mode: 'outbox' });
   running.push(outbox);
 });
 
@@ -383,7 +377,7 @@ describe('command-service, strict request bodies (issue 7)', () => {
 });
 
 describe('command-service, direct mode (the dual write)', () => {
-  const direct = (directOrder: CommandServiceConfig['directOrder']) => startCommandService({ ...config(), mode: 'direct', directOrder });
+  const direct = (directOrder: CommandServiceConfig['directOrder']) => startService('command', { ...config(), mode: 'direct', directOrder });
 
   it('produces the events to Kafka (contract key, headers, Avro value) and writes no outbox rows', async () => {
     const commitFirst = await direct('commit-then-produce');

@@ -37,19 +37,13 @@ import { request } from 'undici';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { balanceKey } from '../../src/cache/balance-store.ts';
-import { EnvelopeSerde, frame, newEnvelope, RegistrySchemaSource, type EventEnvelope, type WalletEventPayload } from '../../src/envelope/index.ts';
-import { failpoints } from '../../src/failpoints/index.ts';
-import { eventHeaders, failureHeaders, readHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
-import { ensureTopics, type TopicNames } from '../../src/kafka/topics.ts';
-import { startConsumerService, type ConsumerConfig } from '../../src/services/consumer/index.ts';
-import { startNotificationGateway } from '../../src/services/notification-gateway/index.ts';
-import type { RunningService } from '../../src/services/service.ts';
+import { balanceKey, ensureTopics, EnvelopeSerde, envelopeHeaders, eventHeaders, failpoints, failureHeaders, frame, newEnvelope, readHeaders, RegistrySchemaSource, startService, type ConsumerConfig, type EventEnvelope, type KafkaHeaders, type RunningService, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
 import { kafka, redis as redisClient } from '../infra/clients.ts';
 import { deleteKeysWithPrefix, deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { waitFor } from '../infra/ports.ts';
 import { commonConfig, createMigratedDatabase, redisOf, startServiceProcess } from '../infra/services.ts';
 import { labEnvironment } from '../infra/vitest.ts';
+import { observeService } from '../observe/service.ts';
 
 const env = labEnvironment();
 const id = isolationId(env, 'consumer');
@@ -76,7 +70,7 @@ beforeAll(async () => {
   await producer.connect();
   database = await createMigratedDatabase(env, id);
   cache = redisClient(env);
-  gateway = await startNotificationGateway({});
+  gateway = await startService('notification-gateway', {});
 });
 
 /**
@@ -144,7 +138,7 @@ async function scenario(name: string): Promise<Scenario> {
 }
 
 async function start(config: ConsumerConfig): Promise<RunningService> {
-  const service = await within('starting the consumer-service', 60_000, startConsumerService(config));
+  const service = await within('starting the consumer-service', 60_000, startService('consumer', config));
   running.push(service);
   return service;
 }
@@ -161,13 +155,9 @@ function account(accountId: string) {
   };
 }
 
-function contractHeaders(envelope: EventEnvelope): KafkaHeaders {
-  return { [eventHeaders.eventId]: envelope.eventId, [eventHeaders.eventType]: envelope.eventType, [eventHeaders.traceId]: envelope.traceId, [eventHeaders.aggregateId]: envelope.aggregateId };
-}
-
 /** Produces envelopes per the contract, in order (one send: per-key order is the order given). */
 async function produce(s: Scenario, envelopes: EventEnvelope[]): Promise<void> {
-  const messages = await Promise.all(envelopes.map(async (e) => ({ key: e.aggregateId, value: await s.serde.encode(e), headers: contractHeaders(e) })));
+  const messages = await Promise.all(envelopes.map(async (e) => ({ key: e.aggregateId, value: await s.serde.encode(e), headers: envelopeHeaders(e) })));
   await within('producing events', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages }));
 }
 
@@ -265,9 +255,9 @@ describe('consumer-service', () => {
     for (const eventId of ids) expect(delivered.deliveriesByEventId[eventId]).toBe(1);
     expect(await cache.exists(balanceKey(keyPrefix, b.id))).toBe(0);
 
-    const metricsText = await (await request(`${service.url}/metrics`)).body.text();
-    expect(metricsText).toMatch(/e2e_latency_seconds_count\{[^}]*\} 7/);
-    expect(metricsText).toMatch(/consumer_lag\{/);
+    const exposed = observeService(service);
+    expect(await exposed.metric('e2e_latency_seconds_count')).toBe(7);
+    expect((await exposed.metrics()).some((sample) => sample.name === 'consumer_lag')).toBe(true);
   });
 
   it('naive: the same record twice is applied and notified twice (E-003 anti-pattern)', async () => {
@@ -304,10 +294,10 @@ describe('consumer-service', () => {
     const messages = [
       { key: p.id, value: Buffer.from(JSON.stringify({ eventId: 'x', amount: 5 })), headers: { [eventHeaders.eventId]: 'json-1' } },
       { key: p.id, value: frame(999_999_999, Buffer.from([2, 4, 6])), headers: { [eventHeaders.eventId]: 'unknown-id-1' } },
-      { key: p.id, value: await s.serde.encode(unknownAccount), headers: contractHeaders(unknownAccount) },
-      { key: p.id, value: await s.serde.encode(opened), headers: contractHeaders(opened) },
-      { key: p.id, value: await s.serde.encode(zero), headers: contractHeaders(zero) },
-      { key: p.id, value: await s.serde.encode(deposit), headers: contractHeaders(deposit) },
+      { key: p.id, value: await s.serde.encode(unknownAccount), headers: envelopeHeaders(unknownAccount) },
+      { key: p.id, value: await s.serde.encode(opened), headers: envelopeHeaders(opened) },
+      { key: p.id, value: await s.serde.encode(zero), headers: envelopeHeaders(zero) },
+      { key: p.id, value: await s.serde.encode(deposit), headers: envelopeHeaders(deposit) },
     ].map((m) => ({ ...m, partition }));
     const [sent] = await within('producing poison records', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages }));
     const base = Number(sent!.baseOffset);
@@ -359,7 +349,7 @@ describe('consumer-service', () => {
     const [sent] = await within('producing the oversized record', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [{ partition: 0, key: o.id, value: big, headers: { [eventHeaders.eventId]: 'huge-1' } }] }));
     const bigOffset = sent!.baseOffset;
     // Behind it on the same partition, and on the other partition.
-    const encode = async (e: EventEnvelope, partition: number) => ({ partition, key: e.aggregateId, value: await s.serde.encode(e), headers: contractHeaders(e) });
+    const encode = async (e: EventEnvelope, partition: number) => ({ partition, key: e.aggregateId, value: await s.serde.encode(e), headers: envelopeHeaders(e) });
     await within('producing the good records', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [await encode(openedO, 0), await encode(depositO, 0), await encode(openedQ, 1)] }));
     const service = await start(s.config());
 
@@ -493,8 +483,7 @@ describe('consumer-service', () => {
     await produce(s, [opened]);
     await waitFor('the event applied after an in-place retry', async () => (await projection(y.id))?.version === 1, { timeoutMs: 60_000 });
     expect(await service.metrics.value('retries_total')).toBe(1);
-    const metricsText = await (await request(`${service.url}/metrics`)).body.text();
-    expect(metricsText).toMatch(/retries_total\{[^}]*level="in-place"[^}]*\} 1/);
+    expect(await observeService(service).metric('retries_total', { level: 'in-place' })).toBe(1);
     for (const topic of s.topics.retry) expect(await recordCount(topic)).toBe(0);
     expect(await recordCount(s.topics.dlq)).toBe(0);
   });
@@ -571,7 +560,7 @@ describe('consumer-service: batch apply (the idempotent default)', () => {
     const a = account(`${id}-bp`);
     const opened = a.event({ type: 'AccountOpened', accountId: a.id, owner: 'paula', currency: 'EUR' });
     const deposits = [10, 20, 30].map((amount) => a.event({ type: 'FundsDeposited', accountId: a.id, amount }));
-    const encode = async (e: EventEnvelope) => ({ partition: 0, key: a.id, value: await s.serde.encode(e), headers: contractHeaders(e) });
+    const encode = async (e: EventEnvelope) => ({ partition: 0, key: a.id, value: await s.serde.encode(e), headers: envelopeHeaders(e) });
     const messages = [
       await encode(opened),
       await encode(deposits[0]!),

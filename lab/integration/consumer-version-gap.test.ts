@@ -17,11 +17,7 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, type EventEnvelope } from '../../src/envelope/index.ts';
-import { eventHeaders, failureHeaders } from '../../src/kafka/headers.ts';
-import { ensureTopics, type TopicNames } from '../../src/kafka/topics.ts';
-import { startConsumerService } from '../../src/services/consumer/index.ts';
-import type { RunningService } from '../../src/services/service.ts';
+import { ensureTopics, EnvelopeSerde, eventHeaders, failureHeaders, newEnvelope, RegistrySchemaSource, startService, type EventEnvelope, type RunningService, type TopicNames } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
 import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
@@ -69,7 +65,7 @@ async function scenario(name: string) {
   await ensureTopics(admin, config.topics, 2);
   subjects.push(`${config.topics.events}-value`);
   const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${config.topics.events}-value` });
-  const service = await startConsumerService({ ...config, groupId: `${id}.${name}.projection`, logLevel: 'error' });
+  const service = await startService('consumer', { ...config, groupId: `${id}.${name}.projection`, logLevel: 'error' });
   running.push(service);
   const produce = async (topics: TopicNames, envelopes: EventEnvelope[]) =>
     producer.send({

@@ -3,7 +3,7 @@
  * decoding by the id in the bytes, and an unknown id reported as such (not as a crash or a retry).
  */
 import { describe, expect, it } from 'vitest';
-import { EnvelopeDecodeError, EnvelopeSerde, envelopeSchema, frame, newEnvelope, RegistrySchemaSource } from '../../src/envelope/index.ts';
+import { EnvelopeDecodeError, envelopeSchema, EnvelopeSerde, frame, newEnvelope, RegistrySchemaSource } from '../../src/contract.ts';
 import { isolationId } from '../infra/isolation.ts';
 import { labEnvironment } from '../infra/vitest.ts';
 

@@ -5,8 +5,7 @@
  */
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningService } from '../../src/services/service.ts';
-import { startNotificationGateway } from '../../src/services/notification-gateway/index.ts';
+import { startService, type RunningService } from '../../src/contract.ts';
 
 let gateway: RunningService;
 
@@ -25,7 +24,7 @@ async function book() {
 }
 
 beforeAll(async () => {
-  gateway = await startNotificationGateway({});
+  gateway = await startService('notification-gateway', {});
 });
 
 afterAll(async () => {

@@ -21,12 +21,7 @@
 import { Partitioners, type Admin, type Kafka } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, type EventEnvelope } from '../../src/envelope/index.ts';
-import { eventHeaders, readHeaders } from '../../src/kafka/headers.ts';
-import { ensureTopics } from '../../src/kafka/topics.ts';
-import { outboxRow } from '../../src/services/command/outbox.ts';
-import { startOutboxRelay, type RelayConfig } from '../../src/services/relay/index.ts';
-import type { RunningService } from '../../src/services/service.ts';
+import { ensureTopics, EnvelopeSerde, eventHeaders, newEnvelope, outboxRow, readHeaders, RegistrySchemaSource, startService, type EventEnvelope, type RelayConfig, type RunningService } from '../../src/contract.ts';
 import { directKafka, kafka } from '../infra/clients.ts';
 import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
@@ -76,7 +71,7 @@ async function caseConfig(name: string): Promise<RelayConfig> {
 }
 
 async function startRelay(config: RelayConfig): Promise<RunningService> {
-  const relay = await startOutboxRelay(config);
+  const relay = await startService('relay', config);
   running.push(relay);
   return relay;
 }

@@ -16,12 +16,7 @@ import type { RowDataPacket } from 'mysql2';
 import { Pool } from 'undici';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTopics } from '../../src/kafka/topics.ts';
-import { eventHeaders, readHeaders } from '../../src/kafka/headers.ts';
-import { startCommandService } from '../../src/services/command/index.ts';
-import { startConsumerService } from '../../src/services/consumer/index.ts';
-import { startOutboxRelay } from '../../src/services/relay/index.ts';
-import type { RunningService } from '../../src/services/service.ts';
+import { ensureTopics, eventHeaders, readHeaders, startService, type RunningService } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
 import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { waitFor } from '../infra/ports.ts';
@@ -86,10 +81,10 @@ async function readTopic(topic: string, expected: number) {
 
 describe('pipeline: command-service → 2 relays → Kafka → 2 consumers', () => {
   it(`publishes and applies each of ${commandCount.toLocaleString('en')} commands' events exactly once`, async () => {
-    const command = await startCommandService({ ...config(), mode: 'outbox' });
+    const command = await startService('command', { ...config(), mode: 'outbox' });
     services.push(command);
-    for (const relayId of ['relay-a', 'relay-b']) services.push(await startOutboxRelay({ ...config(), relayId }));
-    for (let i = 0; i < 2; i += 1) services.push(await startConsumerService({ ...config(), groupId: `${id}.projection` }));
+    for (const relayId of ['relay-a', 'relay-b']) services.push(await startService('relay', { ...config(), relayId }));
+    for (let i = 0; i < 2; i += 1) services.push(await startService('consumer', { ...config(), groupId: `${id}.projection` }));
 
     const http = new Pool(command.url, { connections: 16 });
     const post = async (path: string, body: object, key: string) => {

@@ -17,11 +17,7 @@
 import type { Redis } from 'ioredis';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BalanceCacheOptions } from '../../src/cache/balance-cache.ts';
-import { balanceKey, getBalance, invalidateBalance, setBalance, setBalanceIfNewer, type CachedBalance } from '../../src/cache/balance-store.ts';
-import { failpoints } from '../../src/failpoints/index.ts';
-import { startQueryService } from '../../src/services/query/index.ts';
-import type { RunningService } from '../../src/services/service.ts';
+import { balanceKey, failpoints, getBalance, invalidateBalance, setBalance, setBalanceIfNewer, startService, type BalanceCacheOptions, type CachedBalance, type RunningService } from '../../src/contract.ts';
 import { redis as redisClient } from '../infra/clients.ts';
 import { deleteKeysWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { waitFor } from '../infra/ports.ts';
@@ -55,7 +51,7 @@ afterAll(async () => {
 });
 
 async function startQuery(cache: Partial<BalanceCacheOptions> = {}): Promise<RunningService> {
-  const service = await startQueryService({ mysql: { ...mysqlOf(env), database: id }, redis: redisOf(env, keyPrefix), cache });
+  const service = await startService('query', { mysql: { ...mysqlOf(env), database: id }, redis: redisOf(env, keyPrefix), cache });
   services.push(service);
   return service;
 }

@@ -20,15 +20,7 @@ import type { RowDataPacket } from 'mysql2';
 import type { Admin, Producer } from 'kafkajs';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newEnvelope, type WalletEventPayload } from '../../src/envelope/envelope.ts';
-import { RegistrySchemaSource } from '../../src/envelope/schema-source.ts';
-import { EnvelopeSerde } from '../../src/envelope/serde.ts';
-import { eventHeaders, failureHeaders, readHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
-import { failpoints } from '../../src/failpoints/index.ts';
-import { ensureTopics } from '../../src/kafka/topics.ts';
-import type { ReplayReport } from '../../src/services/replay/index.ts';
-import { startReplayWorker } from '../../src/services/replay/index.ts';
-import type { RunningService } from '../../src/services/service.ts';
+import { ensureTopics, EnvelopeSerde, eventHeaders, failpoints, failureHeaders, newEnvelope, readHeaders, RegistrySchemaSource, startService, type KafkaHeaders, type ReplayReport, type RunningService, type WalletEventPayload } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
 import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { waitFor } from '../infra/ports.ts';
@@ -62,7 +54,7 @@ beforeAll(async () => {
   await ensureTopics(admin, topics);
   producer = kafka(env, `${id}-dlq-writer`).producer({ idempotent: true });
   await producer.connect();
-  worker = await startReplayWorker(config);
+  worker = await startService('replay', config);
 });
 
 afterAll(async () => {

@@ -10,6 +10,7 @@
  *   await nemesis.heal();                             // everything back, windows closed
  */
 import type { Proxy } from 'toxiproxy-node-client';
+import type { FailpointName } from '../../src/contract.ts';
 import type { LabEnvironment, ProcessTarget } from '../infra/environment.ts';
 import type { History } from '../history/history.ts';
 import { setLinkEnabled } from './links.ts';
@@ -99,7 +100,7 @@ export class Nemesis {
   }
 
   /** Arms a failpoint in a service process over its HTTP API; healed by clearing it. */
-  async armFailpoint(serviceUrl: string, name: string, spec: string): Promise<void> {
+  async armFailpoint(serviceUrl: string, name: FailpointName, spec: string): Promise<void> {
     const response = await fetch(`${serviceUrl}/failpoints/${name}`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: spec });
     if (!response.ok) throw new Error(`arming failpoint ${name}=${spec} failed: HTTP ${response.status} ${await response.text()}`);
     this.begin('failpoint', name, async () => {

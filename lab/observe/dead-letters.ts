@@ -13,8 +13,7 @@ import type { Admin } from 'kafkajs';
 import type { LabEnvironment } from '../infra/environment.ts';
 import { waitFor } from '../infra/ports.ts';
 import { readTopic, recordCount, type ObservedRecord } from './topic.ts';
-import { eventHeaders } from '../../src/kafka/headers.ts';
-import type { TopicNames } from '../../src/kafka/topics.ts';
+import { eventHeaders, type TopicNames } from '../../src/contract.ts';
 
 export function deadLetters(env: LabEnvironment, admin: Admin, topics: TopicNames) {
   return {

@@ -16,7 +16,7 @@ import type { Admin } from 'kafkajs';
 import { directKafka } from '../infra/clients.ts';
 import type { LabEnvironment } from '../infra/environment.ts';
 import { waitFor } from '../infra/ports.ts';
-import { createTopicsAndWait } from '../../src/kafka/topics.ts';
+import { createTopicsAndWait } from '../../src/contract.ts';
 
 /** Creates a one-partition topic led by `leader` (replica assignment) and waits until it is. */
 export async function createTopicLedBy(env: LabEnvironment, admin: Admin, topic: string, leader: number): Promise<void> {

@@ -8,7 +8,7 @@ import type { LabEnvironment } from '../infra/environment.ts';
 import type { IsolatedDatabase } from '../infra/isolation.ts';
 import { appliedInOrder, applications, domainBalances, projectedBalances, sums } from './database.ts';
 import { readTopic } from './topic.ts';
-import { balanceKey, getBalance } from '../../src/cache/balance-store.ts';
+import { balanceKey, getBalance } from '../../src/contract.ts';
 
 export async function observeLedger(
   env: LabEnvironment,

@@ -6,7 +6,7 @@
 import type { Admin } from 'kafkajs';
 import type { LabEnvironment } from '../infra/environment.ts';
 import { kafka } from '../infra/clients.ts';
-import { eventHeaders, readHeaders, type KafkaHeaders } from '../../src/kafka/headers.ts';
+import { eventHeaders, readHeaders, type KafkaHeaders } from '../../src/contract.ts';
 
 export interface ObservedRecord {
   topic: string;

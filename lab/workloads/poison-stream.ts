@@ -17,7 +17,7 @@ import { errorClassOf, poisonKinds, poisonRecord, type PoisonKind } from '../cli
 import type { accountStream } from '../clients/record-sender.ts';
 import { sleep } from '../infra/ports.ts';
 import { appliedAt, waitApplied } from '../observe/database.ts';
-import type { EventEnvelope } from '../../src/envelope/index.ts';
+import type { EventEnvelope } from '../../src/contract.ts';
 
 export const poisonStreamCases = fc.record({
   accounts: fc.integer({ min: 3, max: 6 }),

@@ -23,8 +23,7 @@ import type { ReplayJobExpectation, ReplayResult } from '../checkers/replay.ts';
 import { poisonRecord } from '../clients/poison-producer.ts';
 import type { accountStream } from '../clients/record-sender.ts';
 import type { History } from '../history/history.ts';
-import type { EventEnvelope } from '../../src/envelope/index.ts';
-import type { ReplayReport } from '../../src/services/replay/index.ts';
+import type { EventEnvelope, ReplayReport } from '../../src/contract.ts';
 
 /** What one generated outage parks: deposits and withdrawals that failed transiently, poison that cannot succeed. */
 export const replayCases = fc.record({

@@ -33,6 +33,16 @@ export class FailpointError extends Error {
   }
 }
 
+/** One armed failpoint as `GET /failpoints` reports it: how often it was reached (`hits`) and acted (`fired`). */
+export interface FailpointStat {
+  spec: FailpointSpec;
+  hits: number;
+  fired: number;
+}
+
+/** `GET /failpoints`: the armed failpoints by name (a failpoint that was never armed, or was cleared, is absent). */
+export type FailpointStats = Record<string, FailpointStat>;
+
 interface Armed {
   spec: FailpointSpec;
   hits: number;
@@ -115,7 +125,7 @@ export class Failpoints {
   }
 
   /** Armed failpoints with how often they were hit and fired. */
-  stats(): Record<string, { spec: FailpointSpec; hits: number; fired: number }> {
+  stats(): FailpointStats {
     return Object.fromEntries([...this.armed].map(([name, armed]) => [name, { ...armed }]));
   }
 

@@ -47,7 +47,7 @@ import type { EventEnvelope } from '../envelope/envelope.ts';
 import { RegistrySchemaSource } from '../envelope/schema-source.ts';
 import { EnvelopeSerde } from '../envelope/serde.ts';
 import type { Logger } from '../observability/logger.ts';
-import { eventHeaders, type KafkaHeaders } from './headers.ts';
+import { envelopeHeaders, type KafkaHeaders } from './headers.ts';
 
 export interface EventPublisherConfig {
   brokers: string[];
@@ -69,16 +69,6 @@ export interface EventPublisherConfig {
 export interface OutgoingEvent {
   envelope: EventEnvelope;
   headers?: KafkaHeaders;
-}
-
-/** The Kafka headers every event record carries. */
-export function envelopeHeaders(envelope: EventEnvelope): KafkaHeaders {
-  return {
-    [eventHeaders.eventId]: envelope.eventId,
-    [eventHeaders.eventType]: envelope.eventType,
-    [eventHeaders.traceId]: envelope.traceId,
-    [eventHeaders.aggregateId]: envelope.aggregateId,
-  };
 }
 
 /** send() resolved, but without an acknowledgement for some partitions it was given messages for. */

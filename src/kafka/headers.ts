@@ -1,3 +1,5 @@
+import type { EventEnvelope } from '../envelope/envelope.ts';
+
 /** Kafka header names used across services. Values are strings (UTF-8). */
 export const eventHeaders = {
   eventId: 'event-id',
@@ -45,4 +47,14 @@ export function readHeaders(headers: Record<string, unknown> | undefined): Kafka
     if (first !== undefined && first !== null) out[key] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
   }
   return out;
+}
+
+/** The Kafka headers every event record carries (the relay's, and any producer that stands in for it). */
+export function envelopeHeaders(envelope: EventEnvelope): KafkaHeaders {
+  return {
+    [eventHeaders.eventId]: envelope.eventId,
+    [eventHeaders.eventType]: envelope.eventType,
+    [eventHeaders.traceId]: envelope.traceId,
+    [eventHeaders.aggregateId]: envelope.aggregateId,
+  };
 }

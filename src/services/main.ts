@@ -7,15 +7,13 @@
  * resolves (a consumer that crashed for good) is stopped and the process exits with code 1.
  */
 import fs from 'node:fs';
-import { serviceStarters } from './index.ts';
+import { isServiceName, serviceNames, startService } from './index.ts';
 
 export async function runService(name: string): Promise<void> {
-  const load = serviceStarters[name];
-  if (!load) throw new Error(`unknown service '${name}' (known: ${Object.keys(serviceStarters).join(', ')})`);
+  if (!isServiceName(name)) throw new Error(`unknown service '${name}' (known: ${serviceNames.join(', ')})`);
   const raw = process.env.LAB_SERVICE_CONFIG;
   if (!raw) throw new Error('LAB_SERVICE_CONFIG is not set: pass the service config as JSON');
-  const start = await load();
-  const service = await start(JSON.parse(raw) as never);
+  const service = await startService(name, JSON.parse(raw) as never);
   process.stdout.write(`${JSON.stringify({ ready: true, service: name, url: service.url, pid: process.pid })}\n`);
 
   let stopping = false;

@@ -1,13 +1,15 @@
 /**
- * docker-compose.yml cannot be started here (no Docker engine), so this test holds it to the lab's
- * own definitions: image versions, cluster defaults, advertised addresses through Toxiproxy, proxy
- * names and the published ports the `external` provider falls back to.
+ * docker-compose.yml keeps the official images users expect (its images cannot be pulled on the lab's
+ * machines, whose containers provider builds its own), so this test holds it to the lab's own
+ * components: image versions, cluster defaults, the brokers' and controller's settings by name and
+ * listener, advertised addresses through Toxiproxy, proxy names and the published ports the
+ * `external` provider falls back to.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { clusterDefaults } from '../../lab/infra/local/kafka.ts';
+import { brokerProperties, clusterDefaults, controllerProperties, type KafkaPlan } from '../../lab/infra/local/kafka.ts';
 import { repoRoot } from '../../lab/infra/paths.ts';
 import { kafkaEnv } from '../../lab/infra/providers/containers.ts';
 import { composeEndpoints, composePorts } from '../../lab/infra/providers/compose-endpoints.ts';
@@ -66,5 +68,31 @@ describe('docker-compose.yml', () => {
     const hostPorts = published.map((mapping) => Number(mapping.split(':')[1])).sort((a, b) => a - b);
     const expected = [composePorts.toxiproxyApi, ...composePorts.brokers, composePorts.mysql, composePorts.redis, composePorts.registry, composePorts.kafkaUi].sort((a, b) => a - b);
     expect(hostPorts).toEqual(expected);
+  });
+
+  it('sets, by the names the apache/kafka image reads, every setting the local components give a broker and the controller', () => {
+    const plan: KafkaPlan = { clusterId: 'x', controller: { id: 0, port: 1 }, brokers: [{ id: 1, internalPort: 2, clientPort: 3, proxyPort: 4 }] };
+    const parse = (text: string) => Object.fromEntries(text.trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
+    // Paths and the quorum's address differ by construction (data dirs; host names on the compose network).
+    const placeSpecific = ['log.dirs', 'controller.quorum.voters'];
+    const names = (properties: Record<string, string>) => Object.keys(kafkaEnv(Object.fromEntries(Object.entries(properties).filter(([key]) => !placeSpecific.includes(key)))));
+    const broker = parse(brokerProperties(plan, 1));
+    const controller = parse(controllerProperties(plan));
+    for (const { service } of brokers) expect(Object.keys(service.environment!)).toEqual(expect.arrayContaining(names(broker)));
+    expect(Object.keys(services.controller!.environment!)).toEqual(expect.arrayContaining(names(controller)));
+    expect(services.controller!.environment!.KAFKA_CONTROLLER_QUORUM_VOTERS).toMatch(/^0@controller:\d+$/);
+    // Same listener names, roles and protocol map as the local brokers: faults address them by name.
+    const listenerNames = (value: string) => value.split(',').map((listener) => listener.split(':')[0]).sort();
+    for (const { service } of brokers) {
+      const env = service.environment!;
+      expect(listenerNames(env.KAFKA_LISTENERS!)).toEqual(listenerNames(broker.listeners!));
+      expect(listenerNames(env.KAFKA_ADVERTISED_LISTENERS!)).toEqual(listenerNames(broker['advertised.listeners']!));
+      expect(env.KAFKA_INTER_BROKER_LISTENER_NAME).toBe(broker['inter.broker.listener.name']);
+      expect(env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP).toBe(broker['listener.security.protocol.map']);
+      expect(env.KAFKA_PROCESS_ROLES).toBe(broker['process.roles']);
+      expect(env.KAFKA_CONTROLLER_LISTENER_NAMES).toBe(broker['controller.listener.names']);
+    }
+    expect(services.controller!.environment!.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP).toBe(controller['listener.security.protocol.map']);
+    expect(services.controller!.environment!.KAFKA_PROCESS_ROLES).toBe(controller['process.roles']);
   });
 });

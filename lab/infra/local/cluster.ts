@@ -10,7 +10,11 @@ import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { Toxiproxy } from 'toxiproxy-node-client';
 import type { EnvironmentDescriptor } from '../environment.ts';
-import { installDirs, keptLogsRoot, repoRoot, runPaths } from '../paths.ts';
+import { reapCheckoutContainers } from '../containers/engine.ts';
+import { ensureImages, imageFor, imagePathMap, imageTools, type ImageName } from '../containers/images.ts';
+import { containerLabels, containerName } from '../containers/labels.ts';
+import { placeInContainer } from '../containers/placement.ts';
+import { installDirs, keptLogsRoot, labHome, repoRoot, runPaths } from '../paths.ts';
 import { canConnect, freePorts } from '../ports.ts';
 import { proxyName, proxyPlan } from '../proxies.ts';
 import { findInstalledPrerequisites } from '../prerequisites.ts';
@@ -30,6 +34,11 @@ export const stopOrder = [guardName, 'registry', 'broker-1', 'broker-2', 'broker
 
 export interface UpOptions {
   brokers?: number;
+  /**
+   * `local` (default): native processes. `containers`: the same command lines, each in a container of
+   * an image built here (lab/infra/containers), with host networking, on the same 127.0.0.1 ports.
+   */
+  provider?: 'local' | 'containers';
   /** `persistent` for `lab up`; `ephemeral` when a test run owns the cluster (stopped with it). */
   ownership: 'persistent' | 'ephemeral';
   /** With `ephemeral`: the pid whose death stops the cluster (default: this process). */
@@ -86,19 +95,27 @@ export async function clusterProblems(descriptor: EnvironmentDescriptor): Promis
 export async function downLocalCluster(log: (line: string) => void = () => undefined, { now = false }: { now?: boolean } = {}): Promise<string[]> {
   const stopped = await supervisor.stopAll(stopOrder, now ? 0 : undefined);
   for (const name of stopped) log(`stopped ${name}`);
+  // Containers whose pid file never got written (a start killed between `docker run` and the record)
+  // or was lost: every container labelled with this checkout goes.
+  const reaped = await reapCheckoutContainers();
+  if (reaped > 0) log(`removed ${reaped} containers of this checkout`);
   fs.rmSync(runPaths.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   return stopped;
 }
 
 export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: EnvironmentDescriptor; reused: boolean }> {
   const log = options.log ?? (() => undefined);
+  const provider = options.provider ?? 'local';
   const existing = readDescriptor();
-  if (existing && (await clusterProblems(existing)).length === 0) return { descriptor: existing, reused: true };
+  if (existing && existing.provider === provider && (await clusterProblems(existing)).length === 0) return { descriptor: existing, reused: true };
   if (existing || supervisor.list().length > 0) {
-    log('reaping the processes of a previous cluster that is no longer healthy');
+    log(existing && existing.provider !== provider ? `stopping the running ${existing.provider} cluster: ${provider} was asked for` : 'reaping the processes of a previous cluster that is no longer healthy');
     await downLocalCluster(log);
+  } else if ((await reapCheckoutContainers()) > 0) {
+    log('removed the containers of a previous run that left no pid files');
   }
-  const tools = findInstalledPrerequisites();
+  const tools = provider === 'containers' ? imageTools : findInstalledPrerequisites();
+  const images = provider === 'containers' ? ensureImages(log) : undefined;
   fs.mkdirSync(runPaths.logs, { recursive: true });
   const startup = new Startup(supervisor, log, options.signal);
 
@@ -108,7 +125,7 @@ export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: 
   if (options.ownership === 'ephemeral') startup.start(guardSpec(options.ownerPid ?? process.pid), relative);
 
   try {
-    const descriptor = await startProcesses(startup, tools, options);
+    const descriptor = await startProcesses(startup, tools, options, images);
     fs.writeFileSync(runPaths.descriptor, JSON.stringify(descriptor, null, 2), { mode: 0o600 });
     return { descriptor, reused: false };
   } catch (error) {
@@ -127,6 +144,7 @@ export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: 
 async function abandonStart(log: (line: string) => void): Promise<string | undefined> {
   const stopped = await supervisor.stopAll(stopOrder);
   for (const name of stopped) log(`stopped ${name}`);
+  await reapCheckoutContainers();
   const kept = keepLogs(runPaths.logs, keptLogsRoot);
   // Retried: a start-up step killed a moment ago (mysql-install-db's bootstrap server) may still be
   // writing its last files, and rmdir then fails with ENOTEMPTY (seen once in a CI run).
@@ -137,8 +155,22 @@ async function abandonStart(log: (line: string) => void): Promise<string | undef
 /** A path as the user types it: relative inside the checkout, absolute elsewhere (LAB_HOME). */
 const relative = (file: string) => (file.startsWith(repoRoot + path.sep) ? path.relative(repoRoot, file) : file);
 
-async function startProcesses(startup: Startup, tools: ReturnType<typeof findInstalledPrerequisites>, options: UpOptions): Promise<EnvironmentDescriptor> {
+type Tools = Omit<ReturnType<typeof findInstalledPrerequisites>, 'mariadbClient'> & { mariadbClient: string };
+
+async function startProcesses(startup: Startup, tools: Tools, options: UpOptions, images?: Record<ImageName, string>): Promise<EnvironmentDescriptor> {
   const brokerCount = options.brokers ?? 3;
+  const runId = newClusterId();
+  // The containers provider runs the very same specs, each placed in its component's image.
+  const place = (spec: ProcessSpec): ProcessSpec =>
+    images
+      ? placeInContainer(
+          spec,
+          { image: images[imageFor(spec.name)], name: containerName(labHome, spec.name), labels: containerLabels(labHome, runId, spec.name), mounts: [runPaths.root] },
+          imagePathMap(),
+        )
+      : spec;
+  const run = (spec: ProcessSpec) => startup.run(place(spec));
+  const mariadbClient = images ? ['docker', 'exec', containerName(labHome, 'mysql'), tools.mariadbClient] : [tools.mariadbClient];
   const [toxiproxyPort, controllerPort, mysqlPort, mysqlProxyPort, redisPort, redisProxyPort, registryPort, registryManagementPort, registryProxyPort, ...brokerPorts] =
     await freePorts(9 + brokerCount * 3);
   const kafkaPlan: KafkaPlan = {
@@ -152,7 +184,7 @@ async function startProcesses(startup: Startup, tools: ReturnType<typeof findIns
     })),
   };
 
-  const started = (spec: ProcessSpec) => startup.start(spec, relative);
+  const started = (spec: ProcessSpec) => startup.start(place(spec), relative);
   const hint = (name: string) => `see ${relative(runPaths.log(name))}`;
 
   // 1. Toxiproxy and every proxy first: clients and brokers' advertised addresses point at them.
@@ -169,7 +201,7 @@ async function startProcesses(startup: Startup, tools: ReturnType<typeof findIns
 
   const mysqlPassword = Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString('hex');
   const descriptor: EnvironmentDescriptor = {
-    provider: 'local',
+    provider: options.provider ?? 'local',
     ownership: options.ownership,
     kafka: {
       brokers: kafkaPlan.brokers.map((b) => ({ id: b.id, address: `127.0.0.1:${b.proxyPort}`, proxy: proxyName.broker(b.id) })),
@@ -187,16 +219,16 @@ async function startProcesses(startup: Startup, tools: ReturnType<typeof findIns
   // 2. The rest in parallel: each component's own chain of steps. The first to fail aborts the others.
   await startup.all([
     async () => {
-      await prepareKafka(kafkaPlan, startup.run);
+      await prepareKafka(kafkaPlan, run);
       started({ ...controllerSpec(kafkaPlan), readyPort: controllerPort! });
       for (const broker of kafkaPlan.brokers) started({ ...brokerSpec(broker.id), readyPort: broker.clientPort });
       await waitForBrokers(startup, descriptor, brokerCount);
     },
     async () => {
-      await initMariadb(tools.mariadbInstallDb, startup.run);
+      await initMariadb(tools.mariadbInstallDb, run);
       started({ ...mariadbSpec(tools.mariadbd, mysqlPort!), readyPort: mysqlPort! });
       await startup.waitFor('MariaDB', () => canConnect(mysqlPort!), { timeoutMs: 60_000, hint: hint('mysql') });
-      await createLabUser(tools.mariadbClient, 'lab', mysqlPassword);
+      await createLabUser(mariadbClient, 'lab', mysqlPassword);
       await startup.waitFor('MariaDB through its proxy', () => mysqlAnswers(descriptor), { timeoutMs: 15_000, hint: hint('mysql') });
     },
     async () => {
@@ -274,12 +306,13 @@ function guardSpec(ownerPid: number): ProcessSpec {
 export { isAlive };
 
 /** Whether `mariadb`/`redis`/`java` etc. were found: used by `lab status`. */
-export function describeProcesses(): Array<{ name: string; pid: number; alive: boolean; log: string }> {
+export function describeProcesses(): Array<{ name: string; pid: number; alive: boolean; log: string; container?: string }> {
   return supervisor.list().map((record) => ({
     name: record.spec.name,
     pid: record.pid,
     alive: isAlive(record),
     log: record.spec.logFile,
+    ...(record.spec.container ? { container: record.spec.container.name } : {}),
   }));
 }
 

@@ -1,8 +1,11 @@
 /**
- * Process faults for the local provider: signals to the process groups recorded by the supervisor.
- * Works from any process (a test worker, the CLI) because the pid files and start specs are on disk.
+ * Process faults for the local and containers providers: signals to the process groups recorded by
+ * the supervisor, or, for a process the containers provider placed in a container, the engine's kill,
+ * pause and unpause (the cgroup freezer). Works from any process (a test worker, the CLI) because the
+ * pid files and start specs are on disk.
  */
 import type { ProcessControl, ProcessTarget } from '../environment.ts';
+import { dockerAsync } from '../containers/engine.ts';
 import { canConnect, sleep, waitFor } from '../ports.ts';
 import { guardName, isAlive, type Supervisor } from './supervisor.ts';
 
@@ -28,16 +31,21 @@ export class LocalProcessControl implements ProcessControl {
   async kill(target: ProcessTarget): Promise<void> {
     const record = this.record(target);
     if (!isAlive(record)) return;
-    process.kill(-record.pid, 'SIGKILL');
+    if (record.spec.container) await dockerAsync(['kill', '--signal', 'KILL', record.spec.container.name]);
+    else process.kill(-record.pid, 'SIGKILL');
     while (isAlive(record)) await sleep(20);
   }
 
   async pause(target: ProcessTarget): Promise<void> {
-    process.kill(-this.record(target).pid, 'SIGSTOP');
+    const record = this.record(target);
+    if (record.spec.container) await dockerAsync(['pause', record.spec.container.name]);
+    else process.kill(-record.pid, 'SIGSTOP');
   }
 
   async resume(target: ProcessTarget): Promise<void> {
-    process.kill(-this.record(target).pid, 'SIGCONT');
+    const record = this.record(target);
+    if (record.spec.container) await dockerAsync(['unpause', record.spec.container.name]);
+    else process.kill(-record.pid, 'SIGCONT');
   }
 
   async restart(target: ProcessTarget): Promise<void> {

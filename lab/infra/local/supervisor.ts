@@ -16,6 +16,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sleep } from '../ports.ts';
+import { docker, dockerAsync } from '../containers/engine.ts';
+import { dockerRunArgs, type ContainerPlacement } from '../containers/placement.ts';
 
 export interface ProcessSpec {
   name: string;
@@ -26,6 +28,12 @@ export interface ProcessSpec {
   logFile: string;
   /** TCP port on 127.0.0.1 that answers once the process is up (used after a restart). */
   readyPort?: number;
+  /**
+   * The containers provider: run this command line in a container (host networking) instead of as a
+   * child process. The record's pid is then the container's main process as the host sees it, so
+   * liveness is read from /proc as for a native process; stop, kill and pause go through the engine.
+   */
+  container?: ContainerPlacement;
 }
 
 export interface ProcessExit {
@@ -67,11 +75,20 @@ function procState(pid: number): string | undefined {
  * counts as alive and its port accepts connections (the kernel completes the handshake), yet it never
  * answers: a health check must ask for this explicitly.
  */
-export function isStopped(record: Pick<ProcessRecord, 'pid' | 'startTime'>): boolean {
+export function isStopped(record: Pick<ProcessRecord, 'pid' | 'startTime'> & { spec?: ProcessSpec }): boolean {
+  if (record.spec?.container) {
+    // `docker pause` freezes the cgroup: the process is not in state T, the engine knows.
+    try {
+      return docker(['inspect', '--format', '{{.State.Paused}}', record.spec.container.name], { timeoutMs: 30_000 }) === 'true';
+    } catch {
+      return false;
+    }
+  }
   return procState(record.pid) === 'T' && procStartTime(record.pid) === record.startTime;
 }
 
 export function isAlive(record: Pick<ProcessRecord, 'pid' | 'startTime'>): boolean {
+  if (record.pid <= 1) return false; // a container that exited before the engine reported its pid
   const state = procState(record.pid);
   if (state === undefined || state === 'Z' || state === 'X') return false;
   return procStartTime(record.pid) === record.startTime;
@@ -109,6 +126,7 @@ export class Supervisor {
    * its exit while this process lives (a start-up reports the exit code of a component that died).
    */
   start(spec: ProcessSpec, onExit?: (code: number | null, signal: NodeJS.Signals | null) => void): ProcessRecord {
+    if (spec.container) return this.startContainer(spec);
     const { record, child } = this.launch(spec);
     if (onExit) child.on('exit', onExit);
     // Reap it if it dies while we are still around, without keeping our event loop alive for it.
@@ -133,12 +151,41 @@ export class Supervisor {
     });
   }
 
+  /**
+   * A server in a container: `docker run --detach` (a container of the same name left over is removed
+   * first), then the host pid of its main process from the engine, recorded like a native pid.
+   */
+  private startContainer(spec: ProcessSpec): ProcessRecord {
+    const container = spec.container!;
+    fs.mkdirSync(this.pidDir, { recursive: true });
+    fs.mkdirSync(path.dirname(spec.logFile), { recursive: true });
+    fs.appendFileSync(spec.logFile, `\n--- lab: starting ${spec.name} in container ${container.name} (${container.image}) at ${new Date().toISOString()}: ${spec.command} ${spec.args.join(' ')}\n`);
+    try {
+      docker(['rm', '--force', container.name], { timeoutMs: 60_000 });
+    } catch {
+      /* none was left */
+    }
+    const id = docker(dockerRunArgs(spec, { detached: true }));
+    const pid = Number(docker(['inspect', '--format', '{{.State.Pid}}', id], { timeoutMs: 60_000 })) || 0;
+    const record: ProcessRecord = {
+      spec,
+      pid,
+      startTime: (pid > 1 && procStartTime(pid)) || 'unknown',
+      startedAt: new Date().toISOString(),
+    };
+    fs.writeFileSync(this.pidFile(spec.name), JSON.stringify(record, null, 2));
+    return record;
+  }
+
   private launch(spec: ProcessSpec): { record: ProcessRecord; child: ChildProcess } {
     fs.mkdirSync(this.pidDir, { recursive: true });
     fs.mkdirSync(path.dirname(spec.logFile), { recursive: true });
     const log = fs.openSync(spec.logFile, 'a');
     fs.writeSync(log, `\n--- lab: starting ${spec.name} at ${new Date().toISOString()}: ${spec.command} ${spec.args.join(' ')}\n`);
-    const child = spawn(spec.command, spec.args, {
+    // A one-shot step placed in a container runs attached: the docker client is the child whose exit
+    // code and output are the step's (and a SIGTERM to it is passed on to the container).
+    const [command, args] = spec.container ? ['docker', dockerRunArgs(spec, { detached: false })] : [spec.command, spec.args];
+    const child = spawn(command, args, {
       cwd: spec.cwd,
       env: { ...process.env, ...spec.env },
       detached: true,
@@ -168,6 +215,18 @@ export class Supervisor {
     process.kill(-record.pid, signal);
   }
 
+  /**
+   * A container's end: `docker stop` (SIGTERM, SIGKILL after the grace period; a paused container is
+   * unpaused first so it can handle SIGTERM), then removed. Its data stays in the bind-mounted run dir.
+   */
+  private async stopContainer(container: ContainerPlacement, graceMs: number): Promise<void> {
+    if (graceMs > 0) {
+      await dockerAsync(['unpause', container.name]).catch(() => undefined);
+      await dockerAsync(['stop', '--time', String(Math.ceil(graceMs / 1000)), container.name], { timeoutMs: graceMs + 60_000 }).catch(() => undefined);
+    }
+    await dockerAsync(['rm', '--force', container.name], { timeoutMs: 60_000 }).catch(() => undefined);
+  }
+
   /** SIGTERM the group, wait up to `graceMs`, then SIGKILL; removes the pid file. */
   async stop(name: string, graceMs = 10_000): Promise<void> {
     const record = this.read(name);
@@ -177,7 +236,11 @@ export class Supervisor {
       fs.rmSync(this.pidFile(name), { force: true });
       return;
     }
-    if (record.pid !== process.pid && isAlive(record)) {
+    if (record.spec.container) {
+      // Through the engine; for a one-shot step the attached client then exits with its container.
+      await this.stopContainer(record.spec.container, graceMs);
+      while (isAlive(record)) await sleep(50);
+    } else if (record.pid !== process.pid && isAlive(record)) {
       signalGroup(record.pid, 'SIGCONT'); // a paused process cannot handle SIGTERM
       signalGroup(record.pid, 'SIGTERM');
       const deadline = Date.now() + graceMs;

@@ -1,9 +1,9 @@
-/**
- * Chooses the provider: LAB_PROVIDER=local|containers|external, else `external` when LAB_KAFKA_BROKERS
- * is set, `containers` when a Docker engine answers, `local` otherwise (the lab's own machines).
- */
+/** Chooses the provider (see choice.ts) and acquires its environment. */
+import { engineAnswers } from '../containers/engine.ts';
+import { imagesState } from '../containers/images.ts';
 import type { ProviderName } from '../environment.ts';
-import { dockerEngineAnswers } from '../prerequisites.ts';
+import { isRoot, which } from '../prerequisites.ts';
+import { decideProvider, type ProviderChoice, type ProviderProbes } from './choice.ts';
 import { acquireContainers } from './containers.ts';
 import { acquireExternal } from './external.ts';
 import { acquireLocal } from './local.ts';
@@ -11,18 +11,23 @@ import type { AcquiredEnvironment, AcquireOptions } from './types.ts';
 
 export type { AcquiredEnvironment, AcquireOptions } from './types.ts';
 
-export function chooseProvider(env: NodeJS.ProcessEnv = process.env, docker: () => boolean = dockerEngineAnswers): ProviderName {
-  const requested = env.LAB_PROVIDER;
-  if (requested) {
-    if (requested === 'local' || requested === 'containers' || requested === 'external') return requested;
-    throw new Error(`LAB_PROVIDER='${requested}' is not a provider: use local, containers or external`);
-  }
-  if (env.LAB_KAFKA_BROKERS) return 'external';
-  return docker() ? 'containers' : 'local';
+/** This machine's answers: an engine, and the images built or buildable (debootstrap needs root). */
+export const machineProbes: ProviderProbes = {
+  engineAnswers,
+  images: () => imagesState(() => isRoot() && which(['debootstrap', '/usr/sbin/debootstrap']) !== undefined),
+};
+
+export function explainProvider(env: NodeJS.ProcessEnv = process.env, probes: ProviderProbes = machineProbes): ProviderChoice {
+  return decideProvider(env, probes);
+}
+
+export function chooseProvider(env: NodeJS.ProcessEnv = process.env, probes: ProviderProbes = machineProbes): ProviderName {
+  return decideProvider(env, probes).provider;
 }
 
 export async function acquireEnvironment(options: AcquireOptions = {}): Promise<AcquiredEnvironment> {
-  const provider = chooseProvider();
+  const { provider, reason } = explainProvider();
+  options.log?.(`provider ${provider} (${reason})`);
   switch (provider) {
     case 'local':
       return acquireLocal(options);

@@ -9,9 +9,12 @@
  * Rejected commands (404, 409, …) roll back and store nothing: nothing was applied, so a retry is simply
  * evaluated again against the current state.
  */
-import { createHash } from 'node:crypto';
 import { HttpError } from '../../http/server.ts';
 import type { Query, Statement } from './query.ts';
+
+// What "the same request" means lives in its own module: the bench's bare-SQL baseline writes key rows
+// too, without loading the HTTP server this module needs.
+export { canonicalJson, requestHash } from './request-hash.ts';
 
 export const idempotencyKeyHeader = 'idempotency-key';
 export const replayedHeader = 'Idempotent-Replayed';
@@ -21,23 +24,6 @@ export const maxIdempotencyKeyLength = 128;
 export interface StoredResponse {
   statusCode: number;
   body: unknown;
-}
-
-/** JSON with object keys sorted at every level, so `{a,b}` and `{b,a}` hash alike. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-/** sha256 (hex) of method, path and canonical body: what "the same request" means for a key. */
-export function requestHash(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method.toUpperCase()}\n${path}\n${canonicalJson(body ?? null)}`).digest('hex');
 }
 
 /** Validates the header value; throws 400 when absent or unusable. */

@@ -8,7 +8,7 @@
  */
 import zlib from 'node:zlib';
 import type { EventEnvelope } from '../../envelope/envelope.ts';
-import { envelopeHeaders } from '../../kafka/event-publisher.ts';
+import { envelopeHeaders } from '../../kafka/headers.ts';
 import type { Statement } from './query.ts';
 
 export const defaultOutboxShards = 16;
