@@ -20,7 +20,7 @@
  */
 import { Partitioners, type Admin, type Kafka } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopics, EnvelopeSerde, eventHeaders, newEnvelope, outboxRow, readHeaders, RegistrySchemaSource, startService, type EventEnvelope, type RelayConfig, type RunningService } from '../../src/contract.ts';
 import { directKafka, kafka } from '../infra/clients.ts';
 import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
@@ -47,8 +47,14 @@ beforeAll(async () => {
   await admin.connect();
 });
 
-afterAll(async () => {
+// After each test, not only at the end: the tests share one database, and a relay a failed test left
+// running would publish the next test's rows to its own topic (seen once: a leader-move timeout, then
+// the next test missing 4 events).
+afterEach(async () => {
   while (running.length) await running.pop()!.stop().catch(() => undefined);
+});
+
+afterAll(async () => {
   if (admin) {
     await admin.deleteGroups(groups).catch(() => undefined);
     await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
