@@ -14,50 +14,32 @@
  *           as documented. Direct: events on the topic, no outbox rows; an error after COMMIT gives a 500
  *           with the money moved and no event (the dual-write loss, made visible).
  */
-import type { Admin, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTopics, EnvelopeSerde, eventHeaders, failpoints, outboxShard, readHeaders, RegistrySchemaSource, startService, type CommandServiceConfig, type EventEnvelope, type RunningService } from '../../src/contract.ts';
+import { EnvelopeSerde, eventHeaders, failpoints, outboxShard, readHeaders, RegistrySchemaSource, startService, type CommandServiceConfig, type EventEnvelope, type RunningService } from '../../src/contract.ts';
+import { createArena, type Arena } from '../infra/arena.ts';
 import { kafka } from '../infra/clients.ts';
-import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
-import { commonConfig, createMigratedDatabase } from '../infra/services.ts';
 import { labEnvironment } from '../infra/vitest.ts';
 
 const env = labEnvironment();
-const id = isolationId(env, 'command');
-const config = () => commonConfig(env, { database: id, topicPrefix: `${id}.` });
 const report = (line: string) => console.log(`[command-service] ${line}`);
 
-let database: IsolatedDatabase;
+let arena: Arena;
 let client: Kafka;
-let admin: Admin;
 let outbox: RunningService;
-const running: RunningService[] = [];
-const groups: string[] = [];
+let readers = 0;
 
 beforeAll(async () => {
-  database = await createMigratedDatabase(env, id);
-  client = kafka(env, `${id}-test`);
-  admin = client.admin();
-  await admin.connect();
-  await ensureTopics(admin, config().topics);
-  outbox = await startService('command', { ...config(), mode: 'outbox' });
-  running.push(outbox);
+  arena = await createArena(env, 'command');
+  client = kafka(env, `${arena.id}-test`);
+  outbox = arena.own(await startService('command', { ...arena.config, mode: 'outbox' }));
 });
 
 afterAll(async () => {
   failpoints.clear();
-  while (running.length) await running.pop()!.stop().catch(() => undefined);
-  if (admin) {
-    await admin.deleteGroups(groups).catch(() => undefined);
-    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-    await admin.disconnect();
-  }
-  const subject = `${env.descriptor.schemaRegistry.url}/subjects/${encodeURIComponent(`${config().topics.events}-value`)}`;
-  await fetch(subject, { method: 'DELETE' }).catch(() => undefined);
-  await fetch(`${subject}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
-  await database?.drop();
+  await arena?.dispose();
 });
 
 interface Answer {
@@ -82,20 +64,19 @@ let keys = 0;
 const post = (service: RunningService, path: string, body: unknown, key: string | null = `k-${(keys += 1)}`) => call(service, 'POST', path, { body, key });
 
 async function rows(sql: string, params: unknown[] = []): Promise<RowDataPacket[]> {
-  const [result] = await database.pool.query<RowDataPacket[]>(sql, params);
+  const [result] = await arena.database.pool.query<RowDataPacket[]>(sql, params);
   return result;
 }
 
 /** Reads the events topic from the beginning until `predicate` holds for what was read. */
 async function readTopic(predicate: (records: TopicRecord[]) => boolean): Promise<TopicRecord[]> {
-  const groupId = `${id}.reader-${groups.length + 1}`;
-  groups.push(groupId);
-  const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${config().topics.events}-value` });
+  const groupId = `${arena.id}.reader-${(readers += 1)}`;
+  const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${arena.config.topics.events}-value` });
   const consumer = client.consumer({ groupId, maxWaitTimeInMs: 200 });
   const records: TopicRecord[] = [];
   await consumer.connect();
   try {
-    await consumer.subscribe({ topic: config().topics.events, fromBeginning: true });
+    await consumer.subscribe({ topic: arena.config.topics.events, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
         records.push({ partition, offset: Number(message.offset), key: message.key!.toString(), headers: readHeaders(message.headers), envelope: await serde.decode(message.value) });
@@ -377,13 +358,11 @@ describe('command-service, strict request bodies (issue 7)', () => {
 });
 
 describe('command-service, direct mode (the dual write)', () => {
-  const direct = (directOrder: CommandServiceConfig['directOrder']) => startService('command', { ...config(), mode: 'direct', directOrder });
+  const direct = async (directOrder: CommandServiceConfig['directOrder']) => arena.own(await startService('command', { ...arena.config, mode: 'direct', directOrder }));
 
   it('produces the events to Kafka (contract key, headers, Avro value) and writes no outbox rows', async () => {
     const commitFirst = await direct('commit-then-produce');
-    running.push(commitFirst);
     const produceFirst = await direct('produce-then-commit');
-    running.push(produceFirst);
 
     const opened = await post(commitFirst, '/accounts', { accountId: 'dora', owner: 'Dora', currency: 'EUR' });
     const deposited = await post(produceFirst, '/accounts/dora/deposits', { amount: 500 });
