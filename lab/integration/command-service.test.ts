@@ -14,26 +14,22 @@
  *           as documented. Direct: events on the topic, no outbox rows; an error after COMMIT gives a 500
  *           with the money moved and no event (the dual-write loss, made visible).
  */
-import type { Kafka } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvelopeSerde, eventHeaders, failpoints, outboxShard, readHeaders, RegistrySchemaSource, startService, type CommandServiceConfig, type EventEnvelope, type RunningService } from '../../src/contract.ts';
+import { EnvelopeSerde, eventHeaders, failpoints, outboxShard, RegistrySchemaSource, startService, type CommandServiceConfig, type EventEnvelope, type RunningService } from '../../src/contract.ts';
 import { createArena, type Arena } from '../infra/arena.ts';
-import { kafka } from '../infra/clients.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
 import { labEnvironment } from '../infra/vitest.ts';
+import { readTopic } from '../observe/topic.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[command-service] ${line}`);
 
 let arena: Arena;
-let client: Kafka;
 let outbox: RunningService;
-let readers = 0;
 
 beforeAll(async () => {
   arena = await createArena(env, 'command');
-  client = kafka(env, `${arena.id}-test`);
   outbox = arena.own(await startService('command', { ...arena.config, mode: 'outbox' }));
 });
 
@@ -68,34 +64,11 @@ async function rows(sql: string, params: unknown[] = []): Promise<RowDataPacket[
   return result;
 }
 
-/** Reads the events topic from the beginning until `predicate` holds for what was read. */
-async function readTopic(predicate: (records: TopicRecord[]) => boolean): Promise<TopicRecord[]> {
-  const groupId = `${arena.id}.reader-${(readers += 1)}`;
+/** The events topic read from the beginning by an independent observer (quiet 1 s: a record more would be an event that should not exist), envelopes decoded. */
+async function readEvents(expected: number) {
   const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${arena.config.topics.events}-value` });
-  const consumer = client.consumer({ groupId, maxWaitTimeInMs: 200 });
-  const records: TopicRecord[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic: arena.config.topics.events, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        records.push({ partition, offset: Number(message.offset), key: message.key!.toString(), headers: readHeaders(message.headers), envelope: await serde.decode(message.value) });
-      },
-    });
-    await waitFor('the expected records on the topic', async () => predicate(records), { timeoutMs: 60_000, intervalMs: 200 });
-    await sleep(1000); // anything arriving now would be an event that should not exist
-    return [...records];
-  } finally {
-    await consumer.disconnect();
-  }
-}
-
-interface TopicRecord {
-  partition: number;
-  offset: number;
-  key: string;
-  headers: Record<string, string>;
-  envelope: EventEnvelope;
+  const records = await readTopic(env, arena.config.topics.events, { expected, quietMs: 1000, timeoutMs: 60_000 });
+  return Promise.all(records.map(async (r) => ({ ...r, envelope: await serde.decode(r.value) })));
 }
 
 describe('command-service, outbox mode', () => {
@@ -384,7 +357,7 @@ describe('command-service, direct mode (the dual write)', () => {
     const [lostEvent] = await rows("SELECT event_id FROM ledger_entries WHERE account_id = 'dora' AND amount = 1");
     expect(lostEvent).toBeDefined();
 
-    const records = await readTopic((read) => read.filter((r) => r.key === 'dora').length >= 3);
+    const records = await readEvents(3); // only direct mode produces, and only dora's events
     const dora = records.filter((r) => r.key === 'dora').sort((a, b) => a.offset - b.offset);
     report(`direct mode: ${dora.length} of 4 committed changes of 'dora' on the topic (1 lost by the failpoint)`);
     expect(dora.map((r) => r.envelope.eventId)).toEqual(expectedIds);

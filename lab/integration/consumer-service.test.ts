@@ -34,15 +34,16 @@
  * Numbers   `[consumer] …` lines: time to apply, retries and DLQ counts per scenario.
  */
 import { request } from 'undici';
-import type { Kafka, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { balanceKey, EnvelopeSerde, envelopeHeaders, eventHeaders, failpoints, failureHeaders, frame, newEnvelope, readHeaders, RegistrySchemaSource, startService, type ConsumerConfig, type EventEnvelope, type KafkaHeaders, type RunningService, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
+import { balanceKey, EnvelopeSerde, envelopeHeaders, eventHeaders, failpoints, failureHeaders, frame, newEnvelope, RegistrySchemaSource, startService, type ConsumerConfig, type EventEnvelope, type RunningService, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
 import { createArena, type Arena } from '../infra/arena.ts';
 import { kafka } from '../infra/clients.ts';
 import { waitFor } from '../infra/ports.ts';
 import { commonConfig, startServiceProcess } from '../infra/services.ts';
 import { labEnvironment } from '../infra/vitest.ts';
 import { observeService } from '../observe/service.ts';
+import { readTopic as observeTopic, recordCount as countRecords } from '../observe/topic.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[consumer] ${line}`);
@@ -50,17 +51,14 @@ const report = (line: string) => console.log(`[consumer] ${line}`);
 const oversizedValueBytes = 1_048_400;
 
 let arena: Arena;
-let client: Kafka;
 let producer: Producer;
 let gateway: RunningService;
 const running: RunningService[] = [];
-let readers = 0;
 
 beforeAll(async () => {
   // No topic set of the arena's own: each scenario makes one (`arena.topicSet`).
   arena = await createArena(env, 'consumer', 2, { topics: false });
-  client = kafka(env, `consumer-test-${arena.id}`, { retry: { retries: 10, initialRetryTime: 200 } });
-  producer = client.producer({ idempotent: true });
+  producer = kafka(env, `consumer-test-${arena.id}`, { retry: { retries: 10, initialRetryTime: 200 } }).producer({ idempotent: true });
   await producer.connect();
   arena.defer(() => producer.disconnect());
   gateway = arena.own(await startService('notification-gateway', {}));
@@ -145,38 +143,9 @@ async function applications(eventIds: string[]): Promise<Record<string, number>>
   return Object.fromEntries((rows as Array<{ event_id: string; n: number }>).map((r) => [r.event_id, Number(r.n)]));
 }
 
-async function recordCount(topic: string): Promise<number> {
-  const offsets = await within(`reading the offsets of ${topic}`, 30_000, arena.admin.fetchTopicOffsets(topic));
-  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-}
-
-interface ReadRecord {
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: Buffer | null;
-  headers: KafkaHeaders;
-}
-
-/** Reads `expected` records of `topic` from the beginning with a throwaway group. */
-async function readTopic(topic: string, expected: number): Promise<ReadRecord[]> {
-  const groupId = `${topic}.reader-${(readers += 1)}`;
-  const reader = client.consumer({ groupId, maxWaitTimeInMs: 200 });
-  const records: ReadRecord[] = [];
-  await reader.connect();
-  try {
-    await reader.subscribe({ topic, fromBeginning: true });
-    await reader.run({
-      eachMessage: async ({ partition, message }) => {
-        records.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers: readHeaders(message.headers as Record<string, unknown>) });
-      },
-    });
-    await waitFor(`${expected} records on ${topic}`, async () => records.length >= expected, { timeoutMs: 30_000 });
-  } finally {
-    await within(`disconnecting the reader of ${topic}`, 30_000, reader.disconnect());
-  }
-  return records;
-}
+const recordCount = (topic: string) => within(`reading the offsets of ${topic}`, 30_000, countRecords(arena.admin, topic));
+/** `expected` records of `topic`, read from the beginning by an independent observer. */
+const readTopic = (topic: string, expected: number) => observeTopic(env, topic, { expected, quietMs: 0, timeoutMs: 30_000 });
 
 describe('consumer-service', () => {
   it('idempotent: applies the projection once per event, notifies once, invalidates the cache', async () => {

@@ -16,11 +16,11 @@ import type { RowDataPacket } from 'mysql2';
 import { Pool } from 'undici';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventHeaders, readHeaders, startService } from '../../src/contract.ts';
+import { startService } from '../../src/contract.ts';
 import { createArena, type Arena } from '../infra/arena.ts';
-import { kafka } from '../infra/clients.ts';
 import { waitFor } from '../infra/ports.ts';
 import { labEnvironment } from '../infra/vitest.ts';
+import { readTopic } from '../observe/topic.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[pipeline] ${line}`);
@@ -48,25 +48,10 @@ function random(seed: number) {
   };
 }
 
-async function readTopic(topic: string, expected: number) {
-  const consumer = kafka(env, `${arena.id}-observer`).consumer({ groupId: `${arena.id}.observer`, readUncommitted: false, maxWaitTimeInMs: 250 });
-  const seen: Array<{ eventId: string; key: string; partition: number; offset: number }> = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      for (const message of batch.messages) {
-        seen.push({ eventId: readHeaders(message.headers)[eventHeaders.eventId]!, key: message.key!.toString(), partition: batch.partition, offset: Number(message.offset) });
-      }
-    },
-  });
-  try {
-    await waitFor(`${expected} events on ${topic}`, async () => seen.length >= expected, { timeoutMs: 240_000, intervalMs: 250 });
-    await new Promise((resolve) => setTimeout(resolve, 1000)); // anything more would be a duplicate
-  } finally {
-    await consumer.disconnect();
-  }
-  return seen;
+/** The topic's records, read by an independent observer; anything after `expected` would be a duplicate. */
+async function readEvents(topic: string, expected: number) {
+  const records = await readTopic(env, topic, { expected, quietMs: 1000, timeoutMs: 240_000 });
+  return records.map((r) => ({ ...r, eventId: r.eventId!, key: r.key! }));
 }
 
 describe('pipeline: command-service → 2 relays → Kafka → 2 consumers', () => {
@@ -119,7 +104,7 @@ describe('pipeline: command-service → 2 relays → Kafka → 2 consumers', () 
     expect(outboxRows).toHaveLength(eventsWritten);
 
     // Published once: every outbox event id exactly once on the topic, in version order per account.
-    const topicRecords = await readTopic(arena.config.topics.events, eventsWritten);
+    const topicRecords = await readEvents(arena.config.topics.events, eventsWritten);
     report(`topic holds ${topicRecords.length} records, drained ${Date.now() - started - commandMs} ms after the last command`);
     const perEvent = new Map<string, number>();
     for (const record of topicRecords) perEvent.set(record.eventId, (perEvent.get(record.eventId) ?? 0) + 1);

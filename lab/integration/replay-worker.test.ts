@@ -20,11 +20,11 @@ import type { RowDataPacket } from 'mysql2';
 import type { Producer } from 'kafkajs';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvelopeSerde, eventHeaders, failpoints, failureHeaders, newEnvelope, readHeaders, RegistrySchemaSource, startService, type KafkaHeaders, type ReplayReport, type RunningService, type WalletEventPayload } from '../../src/contract.ts';
+import { EnvelopeSerde, eventHeaders, failpoints, failureHeaders, newEnvelope, RegistrySchemaSource, startService, type KafkaHeaders, type ReplayReport, type RunningService, type WalletEventPayload } from '../../src/contract.ts';
 import { createArena, type Arena } from '../infra/arena.ts';
 import { kafka } from '../infra/clients.ts';
-import { waitFor } from '../infra/ports.ts';
 import { labEnvironment } from '../infra/vitest.ts';
+import { readTopic, recordCount } from '../observe/topic.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[replay-worker] ${line}`);
@@ -100,30 +100,9 @@ async function auditRows(replayId: string) {
   return rows;
 }
 
-async function eventsOnTopic(): Promise<number> {
-  return (await arena.admin.fetchTopicOffsets(arena.config.topics.events)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-}
-
-/** Every record on the events topic (read with a throwaway group). */
-async function readEvents(expected: number) {
-  const groupId = `${arena.id}.observer-${Math.random().toString(36).slice(2, 8)}`;
-  const consumer = kafka(env, groupId).consumer({ groupId, maxWaitTimeInMs: 100 });
-  const seen: Array<{ key: string; value: Buffer; headers: KafkaHeaders; timestamp: number }> = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic: arena.config.topics.events, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      seen.push({ key: message.key!.toString(), value: message.value!, headers: readHeaders(message.headers), timestamp: Number(message.timestamp) });
-    },
-  });
-  try {
-    await waitFor(`${expected} records on ${arena.config.topics.events}`, async () => seen.length >= expected, { timeoutMs: 30_000, intervalMs: 50 });
-  } finally {
-    await consumer.disconnect();
-    await arena.admin.deleteGroups([groupId]).catch(() => undefined);
-  }
-  return seen;
-}
+const eventsOnTopic = () => recordCount(arena.admin, arena.config.topics.events);
+/** Every record on the events topic, read by an independent observer. */
+const readEvents = (expected: number) => readTopic(env, arena.config.topics.events, { expected, quietMs: 0, timeoutMs: 30_000 });
 
 let letters: DeadLetter[] = [];
 let undecodable: { eventId: string };
@@ -180,7 +159,7 @@ describe('replay-worker', () => {
     for (const record of published) {
       const original = byEventId.get(record.headers[eventHeaders.eventId]!);
       expect(original, `unexpected record ${record.headers[eventHeaders.eventId]}`).toBeDefined();
-      expect(record.value.equals(original!.value)).toBe(true); // the envelope, so the event id, unchanged
+      expect(record.value!.equals(original!.value)).toBe(true); // the envelope, so the event id, unchanged
       expect(record.key).toBe(original!.key);
       expect(record.headers).toEqual({ ...headersOf(original!), [eventHeaders.replayId]: replay.body.replayId });
       expect(Object.keys(record.headers).some((name) => name.startsWith('lab.'))).toBe(false);
