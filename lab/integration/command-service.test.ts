@@ -17,25 +17,22 @@
 import type { RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeSerde, eventHeaders, failpoints, outboxShard, RegistrySchemaSource, startService, type CommandServiceConfig, type EventEnvelope, type RunningService } from '../../src/contract.ts';
-import { createArena, type Arena } from '../infra/arena.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
 import { readTopic } from '../observe/topic.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[command-service] ${line}`);
 
-let arena: Arena;
+const arena = fileArena(env, 'command');
 let outbox: RunningService;
 
 beforeAll(async () => {
-  arena = await createArena(env, 'command');
   outbox = arena.own(await startService('command', { ...arena.config, mode: 'outbox' }));
 });
 
 afterAll(async () => {
   failpoints.clear();
-  await arena?.dispose();
 });
 
 interface Answer {

@@ -37,11 +37,10 @@ import { request } from 'undici';
 import type { Producer } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { balanceKey, EnvelopeSerde, envelopeHeaders, eventHeaders, failpoints, failureHeaders, frame, newEnvelope, RegistrySchemaSource, startService, type ConsumerConfig, type EventEnvelope, type RunningService, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
-import { createArena, type Arena } from '../infra/arena.ts';
 import { kafka } from '../infra/clients.ts';
 import { waitFor } from '../infra/ports.ts';
 import { commonConfig, startServiceProcess } from '../infra/services.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
 import { observeService } from '../observe/service.ts';
 import { readTopic as observeTopic, recordCount as countRecords } from '../observe/topic.ts';
 
@@ -50,14 +49,13 @@ const report = (line: string) => console.log(`[consumer] ${line}`);
 /** A value just below the broker's default max message size (1,048,588 bytes per record batch). */
 const oversizedValueBytes = 1_048_400;
 
-let arena: Arena;
+// No topic set of the arena's own: each scenario makes one (`arena.topicSet`).
+const arena = fileArena(env, 'consumer', 2, { topics: false });
 let producer: Producer;
 let gateway: RunningService;
 const running: RunningService[] = [];
 
 beforeAll(async () => {
-  // No topic set of the arena's own: each scenario makes one (`arena.topicSet`).
-  arena = await createArena(env, 'consumer', 2, { topics: false });
   producer = kafka(env, `consumer-test-${arena.id}`, { retry: { retries: 10, initialRetryTime: 200 } }).producer({ idempotent: true });
   await producer.connect();
   arena.defer(() => producer.disconnect());
@@ -87,7 +85,6 @@ afterEach(async () => {
 afterAll(async () => {
   failpoints.clear();
   while (running.length) await running.pop()!.stop().catch(() => undefined);
-  await arena?.dispose();
 });
 
 interface Scenario {

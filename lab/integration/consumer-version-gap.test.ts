@@ -16,30 +16,23 @@
  */
 import type { Producer } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeSerde, eventHeaders, failureHeaders, newEnvelope, RegistrySchemaSource, startService, type EventEnvelope } from '../../src/contract.ts';
-import { createArena, type Arena } from '../infra/arena.ts';
 import { kafka } from '../infra/clients.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
 import { readTopic } from '../observe/topic.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[version-gap] ${line}`);
 
-let arena: Arena;
+const arena = fileArena(env, 'gap', 2, { topics: false });
 let producer: Producer;
 
 beforeAll(async () => {
-  // No topic set of the arena's own: each scenario makes one (`arena.topicSet`).
-  arena = await createArena(env, 'gap', 2, { topics: false });
   producer = kafka(env, `${arena.id}-test`).producer({ idempotent: true });
   await producer.connect();
   arena.defer(() => producer.disconnect());
-});
-
-afterAll(async () => {
-  await arena?.dispose();
 });
 
 async function scenario(name: string) {

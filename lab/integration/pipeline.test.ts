@@ -15,11 +15,10 @@
 import type { RowDataPacket } from 'mysql2';
 import { Pool } from 'undici';
 import pLimit from 'p-limit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startService } from '../../src/contract.ts';
-import { createArena, type Arena } from '../infra/arena.ts';
 import { waitFor } from '../infra/ports.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
 import { readTopic } from '../observe/topic.ts';
 
 const env = labEnvironment();
@@ -27,15 +26,7 @@ const report = (line: string) => console.log(`[pipeline] ${line}`);
 const commandCount = Number(process.env.LAB_PIPELINE_COMMANDS ?? 10_000);
 const accounts = Array.from({ length: 40 }, (_, i) => `acct-${String(i).padStart(2, '0')}`);
 
-let arena: Arena;
-
-beforeAll(async () => {
-  arena = await createArena(env, 'pipeline');
-});
-
-afterAll(async () => {
-  await arena?.dispose();
-});
+const arena = fileArena(env, 'pipeline');
 
 /** xorshift32: a seeded workload, so a failure can be replayed with the same LAB_SEED. */
 function random(seed: number) {

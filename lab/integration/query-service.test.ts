@@ -18,28 +18,25 @@ import type { Redis } from 'ioredis';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balanceKey, failpoints, getBalance, invalidateBalance, setBalance, setBalanceIfNewer, startService, type BalanceCacheOptions, type CachedBalance, type RunningService } from '../../src/contract.ts';
-import { createArena, type Arena } from '../infra/arena.ts';
 import { waitFor } from '../infra/ports.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
 import { percentile } from '../util/statistics.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[query-service] ${line}`);
 const populateFailpoint = 'query.after-db-read-before-cache-set';
 
-let arena: Arena;
+const arena = fileArena(env, 'query', 1, { topics: false });
 let redis: Redis;
 let keyPrefix: string;
 
 beforeAll(async () => {
-  arena = await createArena(env, 'query', 1, { topics: false });
   ({ keyPrefix } = arena);
   redis = arena.redis();
 });
 
 afterAll(async () => {
   failpoints.clear(populateFailpoint);
-  await arena?.dispose();
 });
 
 async function startQuery(cache: Partial<BalanceCacheOptions> = {}): Promise<RunningService> {

@@ -19,17 +19,16 @@
 import type { RowDataPacket } from 'mysql2';
 import type { Producer } from 'kafkajs';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeSerde, eventHeaders, failpoints, failureHeaders, newEnvelope, RegistrySchemaSource, startService, type KafkaHeaders, type ReplayReport, type RunningService, type WalletEventPayload } from '../../src/contract.ts';
-import { createArena, type Arena } from '../infra/arena.ts';
 import { kafka } from '../infra/clients.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
 import { readTopic, recordCount } from '../observe/topic.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[replay-worker] ${line}`);
 
-let arena: Arena;
+const arena = fileArena(env, 'replay');
 let producer: Producer;
 let worker: RunningService;
 let serde: EnvelopeSerde;
@@ -43,16 +42,11 @@ interface DeadLetter {
 }
 
 beforeAll(async () => {
-  arena = await createArena(env, 'replay');
   serde = new EnvelopeSerde(new RegistrySchemaSource(arena.config.schemaRegistryUrl), { subject: `${arena.config.topics.events}-value` });
   producer = kafka(env, `${arena.id}-dlq-writer`).producer({ idempotent: true });
   await producer.connect();
   arena.defer(() => producer.disconnect());
   worker = arena.own(await startService('replay', arena.config));
-});
-
-afterAll(async () => {
-  await arena?.dispose();
 });
 
 /** Writes dead letters as the consumer would: original event headers plus failure headers. */
