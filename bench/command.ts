@@ -25,7 +25,7 @@ import type mysql from 'mysql2/promise';
 import { createPool, isRetryableDbError, newEnvelope, outboxRow, requestHash, startService } from '../src/contract.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
 import { closedLoop } from './drivers.ts';
-import { progress, repetitions } from './progress.ts';
+import { inTurn, progress, repetitions } from './progress.ts';
 import { withScope } from './scope.ts';
 import type { BenchSettings } from './settings.ts';
 import { ratioSample, sample, type Heading, type Row, type Sample } from './table.ts';
@@ -105,15 +105,7 @@ async function bareSqlLoop(env: LabEnvironment, settings: BenchSettings, account
 export async function commandServiceVersusBareSql(env: LabEnvironment, settings: BenchSettings): Promise<Array<Row | Heading>> {
   const accounts = benchAccounts(settings.accounts);
   const results = await repetitions(settings.repeats, 'command-service vs bare SQL', async (_, serviceFirst) => {
-    let service: Sample;
-    let bare: Sample;
-    if (serviceFirst) {
-      service = await commandService(env, settings, accounts);
-      bare = await bareSqlLoop(env, settings, accounts);
-    } else {
-      bare = await bareSqlLoop(env, settings, accounts);
-      service = await commandService(env, settings, accounts);
-    }
+    const [service, bare] = await inTurn(serviceFirst, () => commandService(env, settings, accounts), () => bareSqlLoop(env, settings, accounts));
     progress(`  command-service ${Math.round(service.value)}/s, bare SQL ${Math.round(bare.value)}/s`);
     return { service, bare, ratio: ratioSample(service, bare) };
   });

@@ -22,11 +22,10 @@ import { produceEvents } from '../lab/clients/event-producer.ts';
 import { kafka } from '../lab/infra/clients.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
 import { waitFor } from '../lab/infra/ports.ts';
-import { progress, repetitions } from './progress.ts';
-import { databaseNow, drainTimeoutMs, scalar, withScope, type Scope } from './scope.ts';
+import { inTurn, progress } from './progress.ts';
+import { databaseNow, drainTimeoutMs, repeatInScopes, scalar, type Scope } from './scope.ts';
 import type { BenchSettings } from './settings.ts';
 import { ratioSample, sample, type Heading, type Row, type Sample } from './table.ts';
-import { benchAccounts, eventHistory } from './workload.ts';
 
 interface SideResult {
   /** Events per second from the first event done to the last. */
@@ -105,25 +104,13 @@ async function rawDecodeOnly(env: LabEnvironment, scope: Scope, count: number): 
 }
 
 export async function consumerVersusRawConsumer(env: LabEnvironment, settings: BenchSettings): Promise<Array<Row | Heading>> {
-  const accounts = benchAccounts(settings.accounts);
-  const results = await repetitions(settings.repeats, 'consumer vs raw decode-only consumer', (_, serviceFirst) =>
-    withScope(env, 'bench_consumer', async (scope) => {
-      const events = eventHistory(settings.records, accounts);
-      progress(`  producing the backlog of ${events.length} events`);
-      await produceEvents(env, scope.config.topics, events);
-      let service: SideResult;
-      let raw: SideResult;
-      if (serviceFirst) {
-        service = await consumerService(scope, events.length);
-        raw = await rawDecodeOnly(env, scope, events.length);
-      } else {
-        raw = await rawDecodeOnly(env, scope, events.length);
-        service = await consumerService(scope, events.length);
-      }
-      progress(`  consumer ${Math.round(service.rate.value)}/s (join ${service.join.value.toFixed(2)} s), raw ${Math.round(raw.rate.value)}/s (join ${raw.join.value.toFixed(2)} s)`);
-      return { service, raw, ratio: ratioSample(service.rate, raw.rate) };
-    }),
-  );
+  const results = await repeatInScopes(env, settings, 'consumer vs raw decode-only consumer', 'bench_consumer', async (scope, events, serviceFirst) => {
+    progress(`  producing the backlog of ${events.length} events`);
+    await produceEvents(env, scope.config.topics, events);
+    const [service, raw] = await inTurn(serviceFirst, () => consumerService(scope, events.length), () => rawDecodeOnly(env, scope, events.length));
+    progress(`  consumer ${Math.round(service.rate.value)}/s (join ${service.join.value.toFixed(2)} s), raw ${Math.round(raw.rate.value)}/s (join ${raw.join.value.toFixed(2)} s)`);
+    return { service, raw, ratio: ratioSample(service.rate, raw.rate) };
+  });
   return [
     { heading: `2. consumer vs raw decode-only consumer: backlog of ${settings.records.toLocaleString('en-US')} events over ${settings.accounts} accounts, group join excluded` },
     { name: '   consumer-service applying, events/s', format: 'rate', samples: results.map((r) => r.service.rate) },

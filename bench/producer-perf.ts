@@ -5,9 +5,8 @@
  * relay and the raw producer are read against. Local provider only (it needs the Kafka jars).
  */
 import { createTopicsAndWait } from '../src/contract.ts';
-import { kafka } from '../lab/infra/clients.ts';
+import { createKafkaArena } from '../lab/infra/arena.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
-import { deleteTopicsWithPrefix, isolationId } from '../lab/infra/isolation.ts';
 import { runKafkaTool } from '../lab/infra/kafka-tools.ts';
 import { progress, repetitions } from './progress.ts';
 import { benchPartitions } from './scope.ts';
@@ -23,22 +22,15 @@ export function recordsPerSecond(summary: string): number {
 }
 
 async function runOnce(env: LabEnvironment, records: number, recordSize: number): Promise<{ rate: Sample; summary: string }> {
-  const id = isolationId(env, 'bench_perf');
-  const admin = kafka(env, `${id}-admin`).admin();
-  await admin.connect();
-  try {
-    const topic = `${id}.perf`;
-    await createTopicsAndWait(admin, [{ topic, numPartitions: benchPartitions }]);
-    const { stdout } = await runKafkaTool('org.apache.kafka.tools.ProducerPerformance', [
-      '--topic', topic, '--num-records', String(records), '--record-size', String(recordSize),
-      '--throughput', '-1', '--producer-props', `bootstrap.servers=${env.brokers.join(',')}`, 'acks=all', 'enable.idempotence=true', 'linger.ms=5',
-    ]);
-    const summary = stdout.trim().split('\n').at(-1) ?? '';
-    return { rate: sample(recordsPerSecond(summary)), summary };
-  } finally {
-    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-    await admin.disconnect();
-  }
+  await using arena = await createKafkaArena(env, 'bench_perf'); // its topics removed when the run ends, whatever happened
+  const topic = `${arena.id}.perf`;
+  await createTopicsAndWait(arena.admin, [{ topic, numPartitions: benchPartitions }]);
+  const { stdout } = await runKafkaTool('org.apache.kafka.tools.ProducerPerformance', [
+    '--topic', topic, '--num-records', String(records), '--record-size', String(recordSize),
+    '--throughput', '-1', '--producer-props', `bootstrap.servers=${env.brokers.join(',')}`, 'acks=all', 'enable.idempotence=true', 'linger.ms=5',
+  ]);
+  const summary = stdout.trim().split('\n').at(-1) ?? '';
+  return { rate: sample(recordsPerSecond(summary)), summary };
 }
 
 export async function producerPerformance(env: LabEnvironment, settings: BenchSettings): Promise<Array<Row | Heading>> {

@@ -20,3 +20,13 @@ export async function repetitions<T>(count: number, what: string, measure: (repe
   }
   return results;
 }
+
+/** Measures side A and side B one after the other, A first when `aFirst` (what `repetitions` alternates); returns [A, B]. */
+export async function inTurn<A, B>(aFirst: boolean, a: () => Promise<A>, b: () => Promise<B>): Promise<[A, B]> {
+  if (aFirst) {
+    const first = await a();
+    return [first, await b()];
+  }
+  const first = await b();
+  return [await a(), first];
+}

@@ -19,11 +19,11 @@ import { envelopeHeaders, EnvelopeSerde, RegistrySchemaSource, startService, typ
 import { kafka } from '../lab/infra/clients.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
 import { waitFor } from '../lab/infra/ports.ts';
-import { progress, repetitions } from './progress.ts';
-import { databaseNow, drainTimeoutMs, scalar, withScope, type Scope } from './scope.ts';
+import { inTurn, progress } from './progress.ts';
+import { databaseNow, drainTimeoutMs, repeatInScopes, scalar, type Scope } from './scope.ts';
 import type { BenchSettings } from './settings.ts';
 import { ratioSample, sample, type Heading, type Row, type Sample } from './table.ts';
-import { benchAccounts, eventHistory, fillOutbox } from './workload.ts';
+import { fillOutbox } from './workload.ts';
 
 async function relayDrain(scope: Scope, events: EventEnvelope[], batchSize: number): Promise<Sample> {
   await fillOutbox(scope.database, events);
@@ -66,23 +66,11 @@ async function rawProduce(env: LabEnvironment, scope: Scope, events: EventEnvelo
 }
 
 export async function relayVersusRawProducer(env: LabEnvironment, settings: BenchSettings): Promise<Array<Row | Heading>> {
-  const accounts = benchAccounts(settings.accounts);
-  const results = await repetitions(settings.repeats, 'relay vs raw producer', (_, relayFirst) =>
-    withScope(env, 'bench_relay', async (scope) => {
-      const events = eventHistory(settings.records, accounts);
-      let relay: Sample;
-      let raw: Sample;
-      if (relayFirst) {
-        relay = await relayDrain(scope, events, settings.batchSize);
-        raw = await rawProduce(env, scope, events, settings.batchSize);
-      } else {
-        raw = await rawProduce(env, scope, events, settings.batchSize);
-        relay = await relayDrain(scope, events, settings.batchSize);
-      }
-      progress(`  relay ${Math.round(relay.value)}/s, raw ${Math.round(raw.value)}/s`);
-      return { relay, raw, ratio: ratioSample(relay, raw) };
-    }),
-  );
+  const results = await repeatInScopes(env, settings, 'relay vs raw producer', 'bench_relay', async (scope, events, relayFirst) => {
+    const [relay, raw] = await inTurn(relayFirst, () => relayDrain(scope, events, settings.batchSize), () => rawProduce(env, scope, events, settings.batchSize));
+    progress(`  relay ${Math.round(relay.value)}/s, raw ${Math.round(raw.value)}/s`);
+    return { relay, raw, ratio: ratioSample(relay, raw) };
+  });
   return [
     { heading: `1. relay vs raw producer: ${settings.records.toLocaleString('en-US')} events over ${settings.accounts} accounts, ${settings.batchSize} per send, acks=-1, idempotent` },
     { name: '   relay drain of a pre-filled outbox, events/s', format: 'rate', samples: results.map((r) => r.relay) },

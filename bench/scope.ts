@@ -5,11 +5,13 @@
  */
 import type { Admin } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
-import { ensureTopics, topicNames, type CommonConfig, type TopicNames } from '../src/contract.ts';
-import { kafka } from '../lab/infra/clients.ts';
+import type { CommonConfig, EventEnvelope, TopicNames } from '../src/contract.ts';
+import { createArena } from '../lab/infra/arena.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
-import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../lab/infra/isolation.ts';
-import { commonConfig, createMigratedDatabase } from '../lab/infra/services.ts';
+import type { IsolatedDatabase } from '../lab/infra/isolation.ts';
+import { repetitions } from './progress.ts';
+import type { BenchSettings } from './settings.ts';
+import { benchAccounts, eventHistory } from './workload.ts';
 
 /** Partitions of every bench topic (the services' default topic layout). */
 export const benchPartitions = 6;
@@ -25,25 +27,18 @@ export interface Scope {
 }
 
 export async function withScope<T>(env: LabEnvironment, name: string, run: (scope: Scope) => Promise<T>): Promise<T> {
-  const id = isolationId(env, name);
-  const admin = kafka(env, `${id}-admin`).admin();
-  let database: IsolatedDatabase | undefined;
-  try {
-    await admin.connect();
-    database = await createMigratedDatabase(env, id);
-    const config = commonConfig(env, { database: id, topicPrefix: `${id}.` });
-    await ensureTopics(admin, config.topics, benchPartitions);
-    const topics = async (suffix: string) => {
-      const names = topicNames(`${id}.${suffix}.`);
-      await ensureTopics(admin, names, benchPartitions);
-      return names;
-    };
-    return await run({ id, database, admin, config, topics });
-  } finally {
-    await deleteTopicsWithPrefix(admin, id).catch((error: unknown) => console.error(`[bench] could not delete topics ${id}*: ${String(error)}`));
-    await admin.disconnect().catch(() => undefined);
-    await database?.drop().catch((error: unknown) => console.error(`[bench] could not drop database ${id}: ${String(error)}`));
-  }
+  // The experiments' arena: removed (topics, groups, subjects, database) when the repetition ends, whatever happened.
+  await using arena = await createArena(env, name, benchPartitions);
+  return await run({ ...arena, topics: async (suffix) => (await arena.topicSet(suffix)).topics });
+}
+
+/**
+ * `settings.repeats` repetitions of an A/B comparison, each in a fresh scope with a fresh history of
+ * `settings.records` events; A runs first on even repetitions (`inTurn(aFirst, a, b)`).
+ */
+export function repeatInScopes<T>(env: LabEnvironment, settings: BenchSettings, what: string, name: string, measure: (scope: Scope, events: EventEnvelope[], aFirst: boolean) => Promise<T>): Promise<T[]> {
+  const accounts = benchAccounts(settings.accounts);
+  return repetitions(settings.repeats, what, (_, aFirst) => withScope(env, name, (scope) => measure(scope, eventHistory(settings.records, accounts), aFirst)));
 }
 
 /** The database's clock (epoch seconds, microseconds): durations that end at a row's timestamp start here too. */

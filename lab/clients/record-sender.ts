@@ -12,6 +12,7 @@
  */
 import { EnvelopeSerde, envelopeHeaders, eventHeaders, newEnvelope, RegistrySchemaSource, type EventEnvelope, type KafkaHeaders, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
+import { deleteSubject } from '../infra/isolation.ts';
 import { walletEvents } from './event-producer.ts';
 import type { LabEnvironment } from '../infra/environment.ts';
 
@@ -40,8 +41,7 @@ export async function recordSender(env: LabEnvironment, topics: Pick<TopicNames,
     sendEvent: async (partition: number, e: EventEnvelope) => send(partition, e.aggregateId, await serde.encode(e), envelopeHeaders(e)),
     close: async () => {
       await producer.disconnect().catch(() => undefined);
-      const url = `${env.descriptor.schemaRegistry.url}/subjects/${encodeURIComponent(subject)}`;
-      for (const suffix of ['', '?permanent=true']) await fetch(`${url}${suffix}`, { method: 'DELETE' }).then((r) => r.arrayBuffer()).catch(() => undefined);
+      await deleteSubject(env, subject);
     },
   };
 }

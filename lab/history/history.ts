@@ -100,29 +100,22 @@ export class History {
 
   /** Runs `work` as one operation: ok with its result, fail when `isDefiniteFailure(error)`, else info. */
   async run<T>(process: string, f: string, value: unknown, work: () => Promise<T>, isDefiniteFailure: (error: unknown) => boolean = () => false): Promise<T | undefined> {
-    const op = this.invoke(process, f, value);
-    try {
-      const result = await work();
-      op.ok(result);
-      return result;
-    } catch (error) {
-      if (isDefiniteFailure(error)) op.fail(error);
-      else op.info(error);
-      return undefined;
-    }
+    return this.operation(process, f, value, work, (op, error) => void (isDefiniteFailure(error) ? op.fail(error) : op.info(error)));
   }
 
   /** Like `run`, but a failure is rethrown after it was recorded as `info` (its effect unknown). */
   async call<T>(process: string, f: string, value: unknown, work: () => Promise<T>): Promise<T> {
-    const op = this.invoke(process, f, value);
-    try {
-      const result = await work();
-      op.ok(result);
-      return result;
-    } catch (error) {
+    return this.operation(process, f, value, work, (op, error): never => {
       op.info(error);
       throw error;
-    }
+    });
+  }
+
+  /** `work` as one operation: ok with its result; `failed` records a failure and gives the answer. */
+  private async operation<T, R>(process: string, f: string, value: unknown, work: () => Promise<T>, failed: (op: PendingOperation, error: unknown) => R): Promise<T | R> {
+    const op = this.invoke(process, f, value);
+    // new Promise: a `work` that throws before its first await is recorded like one that rejects.
+    return new Promise<T>((resolve) => resolve(work())).then((result) => (op.ok(result), result), (error: unknown) => failed(op, error));
   }
 
   faultStart(fault: string, target: string, detail?: unknown): number {

@@ -10,15 +10,19 @@
  *   expect(arena.crashes()).toHaveLength(1);
  *
  * `disposeArenas` (afterEach) is the safety net for arenas whose case never ended (a timed-out test).
+ * The integration suites (lab/integration) take one arena at file scope (beforeAll / afterAll) and the
+ * bench one per repetition (bench/scope.ts): one way to get a fresh world, and one way to remove it
+ * (topics, consumer groups, schema subjects, Redis keys, database).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Redis } from 'ioredis';
 import { ensureTopics, type CommonConfig, type FailpointName, type ServiceConfigs, type ServiceName } from '../../src/contract.ts';
-import { kafka } from './clients.ts';
+import { kafka, redis as redisClient } from './clients.ts';
 import type { LabEnvironment } from './environment.ts';
-import { deleteTopicsWithPrefix, isolationId } from './isolation.ts';
-import { commonConfig, createMigratedDatabase, startServiceProcess, type Exactly, type ServiceProcess } from './services.ts';
+import { deleteGroupsWithPrefix, deleteKeysWithPrefix, deleteSubject, deleteTopicsWithPrefix, isolationId } from './isolation.ts';
+import { commonConfig, createMigratedDatabase, redisOf, startServiceProcess, type Exactly, type ServiceProcess } from './services.ts';
 
 export type Arena = Awaited<ReturnType<typeof createArena>>;
 
@@ -27,14 +31,26 @@ export type ArenaServiceConfig<N extends ServiceName> = Omit<ServiceConfigs[N], 
 
 const live = new Set<() => Promise<void>>();
 
-/** `retryDelaysMs`: the retry topics' delays (one topic each; the consumer's default otherwise). */
-export async function createArena(env: LabEnvironment, name: string, partitions: number, options: { retryDelaysMs?: number[] } = {}) {
+/**
+ * `retryDelaysMs`: the retry topics' delays (one topic each; the consumer's default otherwise).
+ * `topics: false`: no topic set of the arena's own (a suite that makes one per scenario with `topicSet`).
+ */
+export async function createArena(env: LabEnvironment, name: string, partitions = 6, options: { retryDelaysMs?: number[]; topics?: boolean } = {}) {
   const id = isolationId(env, name);
   const database = await createMigratedDatabase(env, id);
   const admin = kafka(env, `${id}-admin`).admin();
   await admin.connect();
-  const config = commonConfig(env, { database: id, topicPrefix: `${id}.`, ...options });
-  await ensureTopics(admin, config.topics, partitions);
+  const subjects: string[] = [];
+  /** A topic set under `<id>.<scope>` (created, its events subject deleted on disposal) and the common config that names it. */
+  const topicSet = async (scope: string, setPartitions = partitions, retryDelaysMs = options.retryDelaysMs): Promise<CommonConfig> => {
+    const set = commonConfig(env, { database: id, topicPrefix: `${id}.${scope ? `${scope}.` : ''}`, ...(retryDelaysMs ? { retryDelaysMs } : {}) });
+    await ensureTopics(admin, set.topics, setPartitions);
+    subjects.push(`${set.topics.events}-value`);
+    return set;
+  };
+  const config = options.topics === false ? commonConfig(env, { database: id, topicPrefix: `${id}.` }) : await topicSet('');
+  const keyPrefix = `${id}:`;
+  let cache: Redis | undefined;
   const failpointLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), `${id}-`)), 'crashes.jsonl');
   const processes: ServiceProcess[] = [];
   const deferred: Array<() => Promise<unknown>> = [];
@@ -43,7 +59,10 @@ export async function createArena(env: LabEnvironment, name: string, partitions:
     for (const cleanup of deferred.reverse()) await cleanup().catch(() => undefined);
     for (const p of processes) await p.kill().catch(() => undefined);
     await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
+    await deleteGroupsWithPrefix(admin, id).catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
+    for (const subject of subjects) await deleteSubject(env, subject);
+    if (cache) await deleteKeysWithPrefix(cache, keyPrefix).then(() => cache?.disconnect(), () => cache?.disconnect());
     await database.drop().catch(() => undefined);
     fs.rmSync(path.dirname(failpointLog), { recursive: true, force: true });
   });
@@ -52,6 +71,12 @@ export async function createArena(env: LabEnvironment, name: string, partitions:
     database,
     config,
     admin,
+    topicSet,
+    /** Where the arena's Redis keys live (`<id>:`), deleted on disposal; `redisConfig()` is a service's Redis config under it. */
+    keyPrefix,
+    redisConfig: () => redisOf(env, keyPrefix),
+    /** One Redis client of the arena (made on first use, unprefixed: keys are read as `keyPrefix + key`). */
+    redis: (): Redis => (cache ??= redisClient(env)),
     /** The crash records the dying processes wrote, in order (of one failpoint, when named). */
     crashes: (failpoint?: FailpointName): Array<{ failpoint: FailpointName }> =>
       (fs.existsSync(failpointLog) ? fs.readFileSync(failpointLog, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { failpoint: FailpointName }) : []).filter(

@@ -54,6 +54,19 @@ export async function deleteTopicsWithPrefix(admin: Admin, prefix: string): Prom
   return topics;
 }
 
+/** Deletes every consumer group whose id starts with `prefix` (nothing else). */
+export async function deleteGroupsWithPrefix(admin: Admin, prefix: string): Promise<string[]> {
+  const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((groupId) => groupId.startsWith(prefix));
+  if (groups.length) await admin.deleteGroups(groups);
+  return groups;
+}
+
+/** Deletes a schema-registry subject (soft, then permanent); a subject that is not there is fine. */
+export async function deleteSubject(env: LabEnvironment, subject: string): Promise<void> {
+  const url = `${env.descriptor.schemaRegistry.url}/subjects/${encodeURIComponent(subject)}`;
+  for (const suffix of ['', '?permanent=true']) await fetch(`${url}${suffix}`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) }).then((r) => r.arrayBuffer()).catch(() => undefined);
+}
+
 /** Deletes every key under `prefix` with SCAN (never KEYS: it blocks a shared Redis). */
 export async function deleteKeysWithPrefix(client: Redis, prefix: string): Promise<number> {
   let cursor = '0';

@@ -14,50 +14,25 @@
  *           as documented. Direct: events on the topic, no outbox rows; an error after COMMIT gives a 500
  *           with the money moved and no event (the dual-write loss, made visible).
  */
-import type { Admin, Kafka } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTopics, EnvelopeSerde, eventHeaders, failpoints, outboxShard, readHeaders, RegistrySchemaSource, startService, type CommandServiceConfig, type EventEnvelope, type RunningService } from '../../src/contract.ts';
-import { kafka } from '../infra/clients.ts';
-import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
+import { EnvelopeSerde, eventHeaders, failpoints, outboxShard, RegistrySchemaSource, startService, type CommandServiceConfig, type EventEnvelope, type RunningService } from '../../src/contract.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
-import { commonConfig, createMigratedDatabase } from '../infra/services.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
+import { readTopic } from '../observe/topic.ts';
 
 const env = labEnvironment();
-const id = isolationId(env, 'command');
-const config = () => commonConfig(env, { database: id, topicPrefix: `${id}.` });
 const report = (line: string) => console.log(`[command-service] ${line}`);
 
-let database: IsolatedDatabase;
-let client: Kafka;
-let admin: Admin;
+const arena = fileArena(env, 'command');
 let outbox: RunningService;
-const running: RunningService[] = [];
-const groups: string[] = [];
 
 beforeAll(async () => {
-  database = await createMigratedDatabase(env, id);
-  client = kafka(env, `${id}-test`);
-  admin = client.admin();
-  await admin.connect();
-  await ensureTopics(admin, config().topics);
-  outbox = await startService('command', { ...config(), mode: 'outbox' });
-  running.push(outbox);
+  outbox = arena.own(await startService('command', { ...arena.config, mode: 'outbox' }));
 });
 
 afterAll(async () => {
   failpoints.clear();
-  while (running.length) await running.pop()!.stop().catch(() => undefined);
-  if (admin) {
-    await admin.deleteGroups(groups).catch(() => undefined);
-    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-    await admin.disconnect();
-  }
-  const subject = `${env.descriptor.schemaRegistry.url}/subjects/${encodeURIComponent(`${config().topics.events}-value`)}`;
-  await fetch(subject, { method: 'DELETE' }).catch(() => undefined);
-  await fetch(`${subject}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
-  await database?.drop();
 });
 
 interface Answer {
@@ -82,39 +57,15 @@ let keys = 0;
 const post = (service: RunningService, path: string, body: unknown, key: string | null = `k-${(keys += 1)}`) => call(service, 'POST', path, { body, key });
 
 async function rows(sql: string, params: unknown[] = []): Promise<RowDataPacket[]> {
-  const [result] = await database.pool.query<RowDataPacket[]>(sql, params);
+  const [result] = await arena.database.pool.query<RowDataPacket[]>(sql, params);
   return result;
 }
 
-/** Reads the events topic from the beginning until `predicate` holds for what was read. */
-async function readTopic(predicate: (records: TopicRecord[]) => boolean): Promise<TopicRecord[]> {
-  const groupId = `${id}.reader-${groups.length + 1}`;
-  groups.push(groupId);
-  const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${config().topics.events}-value` });
-  const consumer = client.consumer({ groupId, maxWaitTimeInMs: 200 });
-  const records: TopicRecord[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic: config().topics.events, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        records.push({ partition, offset: Number(message.offset), key: message.key!.toString(), headers: readHeaders(message.headers), envelope: await serde.decode(message.value) });
-      },
-    });
-    await waitFor('the expected records on the topic', async () => predicate(records), { timeoutMs: 60_000, intervalMs: 200 });
-    await sleep(1000); // anything arriving now would be an event that should not exist
-    return [...records];
-  } finally {
-    await consumer.disconnect();
-  }
-}
-
-interface TopicRecord {
-  partition: number;
-  offset: number;
-  key: string;
-  headers: Record<string, string>;
-  envelope: EventEnvelope;
+/** The events topic read from the beginning by an independent observer (quiet 1 s: a record more would be an event that should not exist), envelopes decoded. */
+async function readEvents(expected: number) {
+  const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${arena.config.topics.events}-value` });
+  const records = await readTopic(env, arena.config.topics.events, { expected, quietMs: 1000, timeoutMs: 60_000 });
+  return Promise.all(records.map(async (r) => ({ ...r, envelope: await serde.decode(r.value) })));
 }
 
 describe('command-service, outbox mode', () => {
@@ -377,13 +328,11 @@ describe('command-service, strict request bodies (issue 7)', () => {
 });
 
 describe('command-service, direct mode (the dual write)', () => {
-  const direct = (directOrder: CommandServiceConfig['directOrder']) => startService('command', { ...config(), mode: 'direct', directOrder });
+  const direct = async (directOrder: CommandServiceConfig['directOrder']) => arena.own(await startService('command', { ...arena.config, mode: 'direct', directOrder }));
 
   it('produces the events to Kafka (contract key, headers, Avro value) and writes no outbox rows', async () => {
     const commitFirst = await direct('commit-then-produce');
-    running.push(commitFirst);
     const produceFirst = await direct('produce-then-commit');
-    running.push(produceFirst);
 
     const opened = await post(commitFirst, '/accounts', { accountId: 'dora', owner: 'Dora', currency: 'EUR' });
     const deposited = await post(produceFirst, '/accounts/dora/deposits', { amount: 500 });
@@ -405,7 +354,7 @@ describe('command-service, direct mode (the dual write)', () => {
     const [lostEvent] = await rows("SELECT event_id FROM ledger_entries WHERE account_id = 'dora' AND amount = 1");
     expect(lostEvent).toBeDefined();
 
-    const records = await readTopic((read) => read.filter((r) => r.key === 'dora').length >= 3);
+    const records = await readEvents(3); // only direct mode produces, and only dora's events
     const dora = records.filter((r) => r.key === 'dora').sort((a, b) => a.offset - b.offset);
     report(`direct mode: ${dora.length} of 4 committed changes of 'dora' on the topic (1 lost by the failpoint)`);
     expect(dora.map((r) => r.envelope.eventId)).toEqual(expectedIds);

@@ -34,43 +34,32 @@
  * Numbers   `[consumer] …` lines: time to apply, retries and DLQ counts per scenario.
  */
 import { request } from 'undici';
-import type { Admin, Kafka, Producer } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { Producer } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { balanceKey, ensureTopics, EnvelopeSerde, envelopeHeaders, eventHeaders, failpoints, failureHeaders, frame, newEnvelope, readHeaders, RegistrySchemaSource, startService, type ConsumerConfig, type EventEnvelope, type KafkaHeaders, type RunningService, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
-import { kafka, redis as redisClient } from '../infra/clients.ts';
-import { deleteKeysWithPrefix, deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
+import { balanceKey, EnvelopeSerde, envelopeHeaders, eventHeaders, failpoints, failureHeaders, frame, newEnvelope, RegistrySchemaSource, startService, type ConsumerConfig, type EventEnvelope, type RunningService, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
+import { kafka } from '../infra/clients.ts';
 import { waitFor } from '../infra/ports.ts';
-import { commonConfig, createMigratedDatabase, redisOf, startServiceProcess } from '../infra/services.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { commonConfig, startServiceProcess } from '../infra/services.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
 import { observeService } from '../observe/service.ts';
+import { readTopic as observeTopic, recordCount as countRecords } from '../observe/topic.ts';
 
 const env = labEnvironment();
-const id = isolationId(env, 'consumer');
-const keyPrefix = `${id}:`;
 const report = (line: string) => console.log(`[consumer] ${line}`);
 /** A value just below the broker's default max message size (1,048,588 bytes per record batch). */
 const oversizedValueBytes = 1_048_400;
 
-let client: Kafka;
-let admin: Admin;
+// No topic set of the arena's own: each scenario makes one (`arena.topicSet`).
+const arena = fileArena(env, 'consumer', 2, { topics: false });
 let producer: Producer;
-let database: IsolatedDatabase;
-let cache: Redis;
 let gateway: RunningService;
 const running: RunningService[] = [];
-const groups: string[] = [];
-const subjects: string[] = [];
 
 beforeAll(async () => {
-  client = kafka(env, `consumer-test-${id}`, { retry: { retries: 10, initialRetryTime: 200 } });
-  admin = client.admin();
-  await admin.connect();
-  producer = client.producer({ idempotent: true });
+  producer = kafka(env, `consumer-test-${arena.id}`, { retry: { retries: 10, initialRetryTime: 200 } }).producer({ idempotent: true });
   await producer.connect();
-  database = await createMigratedDatabase(env, id);
-  cache = redisClient(env);
-  gateway = await startService('notification-gateway', {});
+  arena.defer(() => producer.disconnect());
+  gateway = arena.own(await startService('notification-gateway', {}));
 });
 
 /**
@@ -96,23 +85,6 @@ afterEach(async () => {
 afterAll(async () => {
   failpoints.clear();
   while (running.length) await running.pop()!.stop().catch(() => undefined);
-  await gateway?.stop();
-  if (admin) {
-    await admin.deleteGroups(groups).catch(() => undefined);
-    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-  }
-  for (const subject of subjects) {
-    const url = `${env.descriptor.schemaRegistry.url}/subjects/${encodeURIComponent(subject)}`;
-    await request(url, { method: 'DELETE' }).then((r) => r.body.dump()).catch(() => undefined);
-    await request(`${url}?permanent=true`, { method: 'DELETE' }).then((r) => r.body.dump()).catch(() => undefined);
-  }
-  if (cache) {
-    await deleteKeysWithPrefix(cache, keyPrefix).catch(() => undefined);
-    cache.disconnect();
-  }
-  await producer?.disconnect();
-  await admin?.disconnect();
-  await database?.drop();
 });
 
 interface Scenario {
@@ -123,15 +95,11 @@ interface Scenario {
 
 /** A fresh topic set and consumer group for one scenario. */
 async function scenario(name: string): Promise<Scenario> {
-  const base = commonConfig(env, { database: database.name, topicPrefix: `${id}.${name}.`, retryDelaysMs: [200, 400, 800] });
-  await within(`creating the ${name} topics`, 60_000, ensureTopics(admin, base.topics, 2));
-  const subject = `${base.topics.events}-value`;
-  subjects.push(subject);
-  const groupId = `${id}.${name}.projection`;
-  groups.push(groupId);
+  const base = await within(`creating the ${name} topics`, 60_000, arena.topicSet(name, 2, [200, 400, 800]));
+  const groupId = `${arena.id}.${name}.projection`;
   return {
     topics: base.topics,
-    serde: new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject }),
+    serde: new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${base.topics.events}-value` }),
     // 'error': the scenarios' failures are expected; their warn lines would bury the report lines.
     config: (extra = {}) => ({ ...base, groupId, logLevel: 'error', ...extra }),
   };
@@ -162,55 +130,25 @@ async function produce(s: Scenario, envelopes: EventEnvelope[]): Promise<void> {
 }
 
 async function projection(accountId: string): Promise<{ balance: number; version: number; last_event_id: string } | undefined> {
-  const [rows] = await database.pool.query('SELECT balance, version, last_event_id FROM account_balance_view WHERE account_id = ?', [accountId]);
+  const [rows] = await arena.database.pool.query('SELECT balance, version, last_event_id FROM account_balance_view WHERE account_id = ?', [accountId]);
   const row = (rows as Array<{ balance: number | string; version: number | string; last_event_id: string }>)[0];
   return row && { balance: Number(row.balance), version: Number(row.version), last_event_id: row.last_event_id };
 }
 
 async function applications(eventIds: string[]): Promise<Record<string, number>> {
-  const [rows] = await database.pool.query('SELECT event_id, COUNT(*) AS n FROM applied_event_log WHERE event_id IN (?) GROUP BY event_id', [eventIds]);
+  const [rows] = await arena.database.pool.query('SELECT event_id, COUNT(*) AS n FROM applied_event_log WHERE event_id IN (?) GROUP BY event_id', [eventIds]);
   return Object.fromEntries((rows as Array<{ event_id: string; n: number }>).map((r) => [r.event_id, Number(r.n)]));
 }
 
-async function recordCount(topic: string): Promise<number> {
-  const offsets = await within(`reading the offsets of ${topic}`, 30_000, admin.fetchTopicOffsets(topic));
-  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-}
-
-interface ReadRecord {
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: Buffer | null;
-  headers: KafkaHeaders;
-}
-
-/** Reads `expected` records of `topic` from the beginning with a throwaway group. */
-async function readTopic(topic: string, expected: number): Promise<ReadRecord[]> {
-  const groupId = `${topic}.reader-${groups.length}`;
-  groups.push(groupId);
-  const reader = client.consumer({ groupId, maxWaitTimeInMs: 200 });
-  const records: ReadRecord[] = [];
-  await reader.connect();
-  try {
-    await reader.subscribe({ topic, fromBeginning: true });
-    await reader.run({
-      eachMessage: async ({ partition, message }) => {
-        records.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers: readHeaders(message.headers as Record<string, unknown>) });
-      },
-    });
-    await waitFor(`${expected} records on ${topic}`, async () => records.length >= expected, { timeoutMs: 30_000 });
-  } finally {
-    await within(`disconnecting the reader of ${topic}`, 30_000, reader.disconnect());
-  }
-  return records;
-}
+const recordCount = (topic: string) => within(`reading the offsets of ${topic}`, 30_000, countRecords(arena.admin, topic));
+/** `expected` records of `topic`, read from the beginning by an independent observer. */
+const readTopic = (topic: string, expected: number) => observeTopic(env, topic, { expected, quietMs: 0, timeoutMs: 30_000 });
 
 describe('consumer-service', () => {
   it('idempotent: applies the projection once per event, notifies once, invalidates the cache', async () => {
     const s = await scenario('idem');
-    const a = account(`${id}-a`);
-    const b = account(`${id}-b`);
+    const a = account(`${arena.id}-a`);
+    const b = account(`${arena.id}-b`);
     const events = [
       a.event({ type: 'AccountOpened', accountId: a.id, owner: 'alice', currency: 'EUR' }),
       a.event({ type: 'FundsDeposited', accountId: a.id, amount: 1000 }),
@@ -221,9 +159,9 @@ describe('consumer-service', () => {
       b.event({ type: 'FundsDeposited', accountId: b.id, amount: 50 }),
     ];
     // A cached balance of b: the consumer must delete it after applying b's events.
-    await cache.set(balanceKey(keyPrefix, b.id), JSON.stringify({ accountId: b.id, balance: 0, version: 1 }));
+    await arena.redis().set(balanceKey(arena.keyPrefix, b.id), JSON.stringify({ accountId: b.id, balance: 0, version: 1 }));
     const startedAt = Date.now();
-    const service = await start(s.config({ notificationUrl: gateway.url, redis: redisOf(env, keyPrefix) }));
+    const service = await start(s.config({ notificationUrl: gateway.url, redis: arena.redisConfig() }));
     // The deposit of a, produced twice: a redelivery as the consumer sees it.
     await produce(s, [...events, events[1]!]);
 
@@ -245,7 +183,7 @@ describe('consumer-service', () => {
     expect(await projection(b.id)).toEqual({ balance: 250, version: 3, last_event_id: events[6]!.eventId });
     const ids = events.map((e) => e.eventId);
     expect(await applications(ids)).toEqual(Object.fromEntries(ids.map((eventId) => [eventId, 1])));
-    const [processed] = await database.pool.query('SELECT COUNT(*) AS n FROM processed_event WHERE consumer_group = ?', [s.config().groupId]);
+    const [processed] = await arena.database.pool.query('SELECT COUNT(*) AS n FROM processed_event WHERE consumer_group = ?', [s.config().groupId]);
     expect(Number((processed as Array<{ n: number }>)[0]!.n)).toBe(events.length);
     expect(await service.metrics.value('duplicates_skipped_total')).toBe(1);
     expect(await service.metrics.value('events_applied_total')).toBe(events.length);
@@ -253,7 +191,7 @@ describe('consumer-service', () => {
 
     const delivered = (await (await request(`${gateway.url}/notifications`)).body.json()) as { deliveriesByEventId: Record<string, number> };
     for (const eventId of ids) expect(delivered.deliveriesByEventId[eventId]).toBe(1);
-    expect(await cache.exists(balanceKey(keyPrefix, b.id))).toBe(0);
+    expect(await arena.redis().exists(balanceKey(arena.keyPrefix, b.id))).toBe(0);
 
     const exposed = observeService(service);
     expect(await exposed.metric('e2e_latency_seconds_count')).toBe(7);
@@ -262,7 +200,7 @@ describe('consumer-service', () => {
 
   it('naive: the same record twice is applied and notified twice (E-003 anti-pattern)', async () => {
     const s = await scenario('naive');
-    const n = account(`${id}-n`);
+    const n = account(`${arena.id}-n`);
     const opened = n.event({ type: 'AccountOpened', accountId: n.id, owner: 'nina', currency: 'EUR' });
     const deposit = n.event({ type: 'FundsDeposited', accountId: n.id, amount: 100 });
     const service = await start(s.config({ mode: 'naive', notificationUrl: gateway.url }));
@@ -271,7 +209,7 @@ describe('consumer-service', () => {
     await waitFor('both copies of the deposit applied', async () => (await applications([deposit.eventId]))[deposit.eventId] === 2, { timeoutMs: 60_000 });
     expect(await projection(n.id)).toEqual({ balance: 200, version: 2, last_event_id: deposit.eventId });
     expect(await service.metrics.value('duplicates_skipped_total')).toBe(0);
-    const [processed] = await database.pool.query('SELECT COUNT(*) AS n FROM processed_event WHERE consumer_group = ?', [s.config().groupId]);
+    const [processed] = await arena.database.pool.query('SELECT COUNT(*) AS n FROM processed_event WHERE consumer_group = ?', [s.config().groupId]);
     expect(Number((processed as Array<{ n: number }>)[0]!.n)).toBe(0);
     const delivered = (await (await request(`${gateway.url}/notifications`)).body.json()) as { deliveriesByEventId: Record<string, number> };
     expect(delivered.deliveriesByEventId[deposit.eventId]).toBe(2);
@@ -280,8 +218,8 @@ describe('consumer-service', () => {
 
   it('poison: undecodable and invalid records go to the DLQ, the good record behind them is applied', async () => {
     const s = await scenario('poison');
-    const p = account(`${id}-p`);
-    const ghost = account(`${id}-ghost`);
+    const p = account(`${arena.id}-p`);
+    const ghost = account(`${arena.id}-ghost`);
     ghost.event({ type: 'AccountOpened', accountId: ghost.id, owner: 'never', currency: 'EUR' }); // never produced
     const unknownAccount = ghost.event({ type: 'FundsDeposited', accountId: ghost.id, amount: 10 });
     const opened = p.event({ type: 'AccountOpened', accountId: p.id, owner: 'pat', currency: 'EUR' });
@@ -336,8 +274,8 @@ describe('consumer-service', () => {
 
   it('oversized poison: a ~1 MiB record too large for the DLQ reaches it as a truncated fallback; the records behind it flow', async () => {
     const s = await scenario('oversized');
-    const o = account(`${id}-o`);
-    const q = account(`${id}-q`);
+    const o = account(`${arena.id}-o`);
+    const q = account(`${arena.id}-q`);
     const openedO = o.event({ type: 'AccountOpened', accountId: o.id, owner: 'olga', currency: 'EUR' });
     const depositO = o.event({ type: 'FundsDeposited', accountId: o.id, amount: 40 });
     const openedQ = q.event({ type: 'AccountOpened', accountId: q.id, owner: 'quinn', currency: 'EUR' });
@@ -403,8 +341,8 @@ describe('consumer-service', () => {
   it('a consumer that crashes for good exits non-zero (here: a DLQ that rejects every dead letter), never lives on idle', async () => {
     // The DLQ exists before ensureTopics (which leaves it alone) with a limit no record can meet, so the
     // poison record below can neither be processed nor parked: kafkajs crashes with restart = false.
-    const base = commonConfig(env, { database: database.name, topicPrefix: `${id}.crash.`, retryDelaysMs: [200, 400, 800] });
-    await within('creating the crash DLQ', 60_000, admin.createTopics({ topics: [{ topic: base.topics.dlq, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '1' }] }], waitForLeaders: true }));
+    const base = commonConfig(env, { database: arena.id, topicPrefix: `${arena.id}.crash.`, retryDelaysMs: [200, 400, 800] });
+    await within('creating the crash DLQ', 60_000, arena.admin.createTopics({ topics: [{ topic: base.topics.dlq, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '1' }] }], waitForLeaders: true }));
     const s = await scenario('crash');
     const service = await startServiceProcess('consumer', s.config());
     try {
@@ -426,7 +364,7 @@ describe('consumer-service', () => {
 
   it('transient: a failure twice heals through retry-1 and retry-2 and never reaches the DLQ', async () => {
     const s = await scenario('retry');
-    const r = account(`${id}-r`);
+    const r = account(`${arena.id}-r`);
     const opened = r.event({ type: 'AccountOpened', accountId: r.id, owner: 'rita', currency: 'EUR' });
     failpoints.set('consumer.apply', 'error(count=2)');
     const service = await start(s.config());
@@ -453,7 +391,7 @@ describe('consumer-service', () => {
 
   it('transient beyond maxAttempts: the same failure ends in the DLQ with its attempts', async () => {
     const s = await scenario('exhaust');
-    const x = account(`${id}-x`);
+    const x = account(`${arena.id}-x`);
     const opened = x.event({ type: 'AccountOpened', accountId: x.id, owner: 'xavier', currency: 'EUR' });
     failpoints.set('consumer.apply', 'error(count=2)');
     const service = await start(s.config({ maxAttempts: 2 }));
@@ -476,7 +414,7 @@ describe('consumer-service', () => {
 
   it('retryTopics=false: retries in place (blocking) and applies', async () => {
     const s = await scenario('inplace');
-    const y = account(`${id}-y`);
+    const y = account(`${arena.id}-y`);
     const opened = y.event({ type: 'AccountOpened', accountId: y.id, owner: 'yuri', currency: 'EUR' });
     failpoints.set('consumer.apply', 'error(count=1)');
     const service = await start(s.config({ retryTopics: false }));
@@ -492,7 +430,7 @@ describe('consumer-service', () => {
 describe('consumer-service: batch apply (the idempotent default)', () => {
   /** `accounts` accounts opened, then `perAccount` deposits each, interleaved; amounts vary. */
   function backlog(prefix: string, accounts: number, perAccount: number) {
-    const streams = Array.from({ length: accounts }, (_, i) => account(`${id}-${prefix}${i}`));
+    const streams = Array.from({ length: accounts }, (_, i) => account(`${arena.id}-${prefix}${i}`));
     const events: EventEnvelope[] = streams.map((a) => a.event({ type: 'AccountOpened', accountId: a.id, owner: 'batch', currency: 'EUR' }));
     for (let round = 0; round < perAccount; round += 1) for (const [i, a] of streams.entries()) events.push(a.event({ type: 'FundsDeposited', accountId: a.id, amount: 1 + ((round * 7 + i) % 50) }));
     const expected = new Map(streams.map((a) => [a.id, { balance: 0, version: perAccount + 1 }]));
@@ -557,7 +495,7 @@ describe('consumer-service: batch apply (the idempotent default)', () => {
 
   it('poison records inside a batch go to the DLQ on their own; the records around them are applied in batches', async () => {
     const s = await scenario('batch-poison');
-    const a = account(`${id}-bp`);
+    const a = account(`${arena.id}-bp`);
     const opened = a.event({ type: 'AccountOpened', accountId: a.id, owner: 'paula', currency: 'EUR' });
     const deposits = [10, 20, 30].map((amount) => a.event({ type: 'FundsDeposited', accountId: a.id, amount }));
     const encode = async (e: EventEnvelope) => ({ partition: 0, key: a.id, value: await s.serde.encode(e), headers: envelopeHeaders(e) });

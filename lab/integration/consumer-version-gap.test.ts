@@ -14,66 +14,38 @@
  *           applied, version 4, DLQ empty.
  * Numbers   `[version-gap] …`: gaps detected, DLQ records.
  */
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTopics, EnvelopeSerde, eventHeaders, failureHeaders, newEnvelope, RegistrySchemaSource, startService, type EventEnvelope, type RunningService, type TopicNames } from '../../src/contract.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EnvelopeSerde, eventHeaders, failureHeaders, newEnvelope, RegistrySchemaSource, startService, type EventEnvelope } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
-import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
-import { commonConfig, createMigratedDatabase } from '../infra/services.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
 import { readTopic } from '../observe/topic.ts';
 
 const env = labEnvironment();
-const id = isolationId(env, 'gap');
 const report = (line: string) => console.log(`[version-gap] ${line}`);
 
-let client: Kafka;
-let admin: Admin;
+const arena = fileArena(env, 'gap', 2, { topics: false });
 let producer: Producer;
-let database: IsolatedDatabase;
-const running: RunningService[] = [];
-const subjects: string[] = [];
 
 beforeAll(async () => {
-  client = kafka(env, `${id}-test`);
-  admin = client.admin();
-  await admin.connect();
-  producer = client.producer({ idempotent: true });
+  producer = kafka(env, `${arena.id}-test`).producer({ idempotent: true });
   await producer.connect();
-  database = await createMigratedDatabase(env, id);
-});
-
-afterAll(async () => {
-  while (running.length) await running.pop()!.stop().catch(() => undefined);
-  await producer?.disconnect();
-  if (admin) {
-    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-    await admin.disconnect();
-  }
-  for (const subject of subjects) {
-    const url = `${env.descriptor.schemaRegistry.url}/subjects/${encodeURIComponent(subject)}`;
-    await fetch(url, { method: 'DELETE' }).catch(() => undefined);
-    await fetch(`${url}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
-  }
-  await database?.drop();
+  arena.defer(() => producer.disconnect());
 });
 
 async function scenario(name: string) {
-  const config = commonConfig(env, { database: database.name, topicPrefix: `${id}.${name}.`, retryDelaysMs: [200, 400, 800] });
-  await ensureTopics(admin, config.topics, 2);
-  subjects.push(`${config.topics.events}-value`);
+  const config = await arena.topicSet(name, 2, [200, 400, 800]);
   const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${config.topics.events}-value` });
-  const service = await startService('consumer', { ...config, groupId: `${id}.${name}.projection`, logLevel: 'error' });
-  running.push(service);
-  const produce = async (topics: TopicNames, envelopes: EventEnvelope[]) =>
+  const service = arena.own(await startService('consumer', { ...config, groupId: `${arena.id}.${name}.projection`, logLevel: 'error' }));
+  const produce = async (envelopes: EventEnvelope[]) =>
     producer.send({
-      topic: topics.events,
+      topic: config.topics.events,
       acks: -1,
       messages: await Promise.all(envelopes.map(async (e) => ({ key: e.aggregateId, value: await serde.encode(e), headers: { [eventHeaders.eventId]: e.eventId } }))),
     });
-  return { topics: config.topics, service, produce: (envelopes: EventEnvelope[]) => produce(config.topics, envelopes) };
+  return { topics: config.topics, service, produce };
 }
 
 /** v1 = AccountOpened, then a deposit of `10 × version` per later version. */
@@ -86,14 +58,14 @@ function stream(accountId: string, versions: number[]): EventEnvelope[] {
 }
 
 async function projection(accountId: string): Promise<{ balance: number; version: number } | undefined> {
-  const [rows] = await database.pool.query<RowDataPacket[]>('SELECT balance, version FROM account_balance_view WHERE account_id = ?', [accountId]);
+  const [rows] = await arena.database.pool.query<RowDataPacket[]>('SELECT balance, version FROM account_balance_view WHERE account_id = ?', [accountId]);
   return rows[0] && { balance: Number(rows[0].balance), version: Number(rows[0].version) };
 }
 
 describe('consumer-service version gaps', () => {
   it('lost: an event over a missing version is not applied; it and its successors reach the DLQ as VersionGapError', async () => {
     const s = await scenario('lost');
-    const [g, h] = [`${id}-g`, `${id}-h`];
+    const [g, h] = [`${arena.id}-g`, `${arena.id}-h`];
     const gEvents = stream(g, [1, 2, 4, 5]); // v3 lost upstream
     await s.produce([...gEvents, ...stream(h, [1, 2, 3, 4])]);
 
@@ -112,7 +84,7 @@ describe('consumer-service version gaps', () => {
 
   it('late: an event that arrives after its successor is applied first, then the successor (retried over the gap)', async () => {
     const s = await scenario('late');
-    const l = `${id}-l`;
+    const l = `${arena.id}-l`;
     const [v1, v2, v3, v4] = stream(l, [1, 2, 3, 4]);
     await s.produce([v1!, v2!, v4!]);
     await waitFor('v2 applied', async () => (await projection(l))?.version === 2, { timeoutMs: 60_000, intervalMs: 50 });

@@ -15,37 +15,18 @@
 import type { RowDataPacket } from 'mysql2';
 import { Pool } from 'undici';
 import pLimit from 'p-limit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTopics, eventHeaders, readHeaders, startService, type RunningService } from '../../src/contract.ts';
-import { kafka } from '../infra/clients.ts';
-import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
+import { describe, expect, it } from 'vitest';
+import { startService } from '../../src/contract.ts';
 import { waitFor } from '../infra/ports.ts';
-import { commonConfig, createMigratedDatabase } from '../infra/services.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
+import { readTopic } from '../observe/topic.ts';
 
 const env = labEnvironment();
-const id = isolationId(env, 'pipeline');
-const config = () => commonConfig(env, { database: id, topicPrefix: `${id}.` });
 const report = (line: string) => console.log(`[pipeline] ${line}`);
 const commandCount = Number(process.env.LAB_PIPELINE_COMMANDS ?? 10_000);
 const accounts = Array.from({ length: 40 }, (_, i) => `acct-${String(i).padStart(2, '0')}`);
 
-let database: IsolatedDatabase;
-const services: RunningService[] = [];
-const admin = kafka(env, `${id}-admin`).admin();
-
-beforeAll(async () => {
-  database = await createMigratedDatabase(env, id);
-  await admin.connect();
-  await ensureTopics(admin, config().topics);
-});
-
-afterAll(async () => {
-  for (const service of services.reverse()) await service.stop().catch(() => undefined);
-  await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-  await admin.disconnect();
-  await database?.drop();
-});
+const arena = fileArena(env, 'pipeline');
 
 /** xorshift32: a seeded workload, so a failure can be replayed with the same LAB_SEED. */
 function random(seed: number) {
@@ -58,33 +39,17 @@ function random(seed: number) {
   };
 }
 
-async function readTopic(topic: string, expected: number) {
-  const consumer = kafka(env, `${id}-observer`).consumer({ groupId: `${id}.observer`, readUncommitted: false, maxWaitTimeInMs: 250 });
-  const seen: Array<{ eventId: string; key: string; partition: number; offset: number }> = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      for (const message of batch.messages) {
-        seen.push({ eventId: readHeaders(message.headers)[eventHeaders.eventId]!, key: message.key!.toString(), partition: batch.partition, offset: Number(message.offset) });
-      }
-    },
-  });
-  try {
-    await waitFor(`${expected} events on ${topic}`, async () => seen.length >= expected, { timeoutMs: 240_000, intervalMs: 250 });
-    await new Promise((resolve) => setTimeout(resolve, 1000)); // anything more would be a duplicate
-  } finally {
-    await consumer.disconnect();
-  }
-  return seen;
+/** The topic's records, read by an independent observer; anything after `expected` would be a duplicate. */
+async function readEvents(topic: string, expected: number) {
+  const records = await readTopic(env, topic, { expected, quietMs: 1000, timeoutMs: 240_000 });
+  return records.map((r) => ({ ...r, eventId: r.eventId!, key: r.key! }));
 }
 
 describe('pipeline: command-service → 2 relays → Kafka → 2 consumers', () => {
   it(`publishes and applies each of ${commandCount.toLocaleString('en')} commands' events exactly once`, async () => {
-    const command = await startService('command', { ...config(), mode: 'outbox' });
-    services.push(command);
-    for (const relayId of ['relay-a', 'relay-b']) services.push(await startService('relay', { ...config(), relayId }));
-    for (let i = 0; i < 2; i += 1) services.push(await startService('consumer', { ...config(), groupId: `${id}.projection` }));
+    const command = arena.own(await startService('command', { ...arena.config, mode: 'outbox' }));
+    for (const relayId of ['relay-a', 'relay-b']) arena.own(await startService('relay', { ...arena.config, relayId }));
+    for (let i = 0; i < 2; i += 1) arena.own(await startService('consumer', { ...arena.config, groupId: `${arena.id}.projection` }));
 
     const http = new Pool(command.url, { connections: 16 });
     const post = async (path: string, body: object, key: string) => {
@@ -126,11 +91,11 @@ describe('pipeline: command-service → 2 relays → Kafka → 2 consumers', () 
     report(`${commandCount} commands in ${commandMs} ms (${Math.round(commandCount / (commandMs / 1000))}/s); HTTP statuses ${JSON.stringify(Object.fromEntries(statuses))}; ${eventsWritten} events`);
     expect([...statuses.keys()].every((status) => status === 201 || status === 409)).toBe(true);
 
-    const [outboxRows] = await database.pool.query<RowDataPacket[]>('SELECT event_id, aggregate_id, aggregate_version FROM outbox_event');
+    const [outboxRows] = await arena.database.pool.query<RowDataPacket[]>('SELECT event_id, aggregate_id, aggregate_version FROM outbox_event');
     expect(outboxRows).toHaveLength(eventsWritten);
 
     // Published once: every outbox event id exactly once on the topic, in version order per account.
-    const topicRecords = await readTopic(config().topics.events, eventsWritten);
+    const topicRecords = await readEvents(arena.config.topics.events, eventsWritten);
     report(`topic holds ${topicRecords.length} records, drained ${Date.now() - started - commandMs} ms after the last command`);
     const perEvent = new Map<string, number>();
     for (const record of topicRecords) perEvent.set(record.eventId, (perEvent.get(record.eventId) ?? 0) + 1);
@@ -154,30 +119,30 @@ describe('pipeline: command-service → 2 relays → Kafka → 2 consumers', () 
     await waitFor(
       'every event applied',
       async () => {
-        const [[row]] = await database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM applied_event_log');
+        const [[row]] = await arena.database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM applied_event_log');
         return Number(row!.n) >= eventsWritten;
       },
       { timeoutMs: 240_000, intervalMs: 250 },
     );
     report(`all ${eventsWritten} events applied ${Date.now() - started - commandMs} ms after the last command`);
-    const [appliedTwice] = await database.pool.query<RowDataPacket[]>('SELECT event_id, COUNT(*) AS n FROM applied_event_log GROUP BY event_id HAVING n > 1');
+    const [appliedTwice] = await arena.database.pool.query<RowDataPacket[]>('SELECT event_id, COUNT(*) AS n FROM applied_event_log GROUP BY event_id HAVING n > 1');
     expect(appliedTwice).toEqual([]);
-    const [[processed]] = await database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM processed_event');
+    const [[processed]] = await arena.database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM processed_event');
     expect(Number(processed!.n)).toBe(eventsWritten);
 
-    const [mismatches] = await database.pool.query<RowDataPacket[]>(
+    const [mismatches] = await arena.database.pool.query<RowDataPacket[]>(
       `SELECT a.id, a.balance, a.version, v.balance AS view_balance, v.version AS view_version
          FROM accounts a LEFT JOIN account_balance_view v ON v.account_id = a.id
         WHERE v.account_id IS NULL OR v.balance <> a.balance OR v.version <> a.version`,
     );
     expect(mismatches).toEqual([]);
-    const [[money]] = await database.pool.query<RowDataPacket[]>(
+    const [[money]] = await arena.database.pool.query<RowDataPacket[]>(
       'SELECT (SELECT SUM(balance) FROM accounts) AS balances, (SELECT SUM(amount) FROM ledger_entries) AS ledger, (SELECT SUM(balance) FROM account_balance_view) AS projected',
     );
     expect(Number(money!.balances)).toBe(Number(money!.ledger));
     expect(Number(money!.projected)).toBe(Number(money!.balances));
 
-    const [[lag]] = await database.pool.query<RowDataPacket[]>(
+    const [[lag]] = await arena.database.pool.query<RowDataPacket[]>(
       `SELECT AVG(TIMESTAMPDIFF(MICROSECOND, l.created_at, a.applied_at)) / 1000 AS avg_ms, MAX(TIMESTAMPDIFF(MICROSECOND, l.created_at, a.applied_at)) / 1000 AS max_ms
          FROM ledger_entries l JOIN applied_event_log a ON a.event_id = l.event_id`,
     );

@@ -18,50 +18,37 @@ import type { Redis } from 'ioredis';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balanceKey, failpoints, getBalance, invalidateBalance, setBalance, setBalanceIfNewer, startService, type BalanceCacheOptions, type CachedBalance, type RunningService } from '../../src/contract.ts';
-import { redis as redisClient } from '../infra/clients.ts';
-import { deleteKeysWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
 import { waitFor } from '../infra/ports.ts';
-import { createMigratedDatabase, mysqlOf, redisOf } from '../infra/services.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
 import { percentile } from '../util/statistics.ts';
 
 const env = labEnvironment();
-const id = isolationId(env, 'query');
-const keyPrefix = `${id}:`;
 const report = (line: string) => console.log(`[query-service] ${line}`);
 const populateFailpoint = 'query.after-db-read-before-cache-set';
 
-let database: IsolatedDatabase;
+const arena = fileArena(env, 'query', 1, { topics: false });
 let redis: Redis;
-const services: RunningService[] = [];
+let keyPrefix: string;
 
 beforeAll(async () => {
-  database = await createMigratedDatabase(env, id);
-  redis = redisClient(env);
+  ({ keyPrefix } = arena);
+  redis = arena.redis();
 });
 
 afterAll(async () => {
   failpoints.clear(populateFailpoint);
-  for (const service of services) await service.stop().catch(() => undefined);
-  if (redis) {
-    await deleteKeysWithPrefix(redis, keyPrefix).catch(() => undefined);
-    await redis.quit().catch(() => undefined);
-  }
-  await database?.drop();
 });
 
 async function startQuery(cache: Partial<BalanceCacheOptions> = {}): Promise<RunningService> {
-  const service = await startService('query', { mysql: { ...mysqlOf(env), database: id }, redis: redisOf(env, keyPrefix), cache });
-  services.push(service);
-  return service;
+  return arena.own(await startService('query', { mysql: arena.config.mysql, redis: arena.redisConfig(), cache }));
 }
 
 async function insertAccount(accountId: string, balance: number, version: number): Promise<void> {
-  await database.pool.execute('INSERT INTO account_balance_view (account_id, owner, currency, balance, version, last_event_id) VALUES (?, ?, ?, ?, ?, UUID())', [accountId, 'owner', 'EUR', balance, version]);
+  await arena.database.pool.execute('INSERT INTO account_balance_view (account_id, owner, currency, balance, version, last_event_id) VALUES (?, ?, ?, ?, ?, UUID())', [accountId, 'owner', 'EUR', balance, version]);
 }
 
 async function updateAccount(accountId: string, balance: number, version: number): Promise<void> {
-  await database.pool.execute('UPDATE account_balance_view SET balance = ?, version = ?, last_event_id = UUID() WHERE account_id = ?', [balance, version, accountId]);
+  await arena.database.pool.execute('UPDATE account_balance_view SET balance = ?, version = ?, last_event_id = UUID() WHERE account_id = ?', [balance, version, accountId]);
 }
 
 interface BalanceResponse {

@@ -17,27 +17,21 @@
  * Numbers   `[replay-worker] …`: replay durations and measured rates.
  */
 import type { RowDataPacket } from 'mysql2';
-import type { Admin, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTopics, EnvelopeSerde, eventHeaders, failpoints, failureHeaders, newEnvelope, readHeaders, RegistrySchemaSource, startService, type KafkaHeaders, type ReplayReport, type RunningService, type WalletEventPayload } from '../../src/contract.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EnvelopeSerde, eventHeaders, failpoints, failureHeaders, newEnvelope, RegistrySchemaSource, startService, type KafkaHeaders, type ReplayReport, type RunningService, type WalletEventPayload } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
-import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
-import { waitFor } from '../infra/ports.ts';
-import { commonConfig, createMigratedDatabase } from '../infra/services.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
+import { readTopic, recordCount } from '../observe/topic.ts';
 
 const env = labEnvironment();
-const id = isolationId(env, 'replay');
-const config = commonConfig(env, { database: id, topicPrefix: `${id}.` });
-const { topics } = config;
 const report = (line: string) => console.log(`[replay-worker] ${line}`);
 
-let database: IsolatedDatabase;
-let admin: Admin;
+const arena = fileArena(env, 'replay');
 let producer: Producer;
 let worker: RunningService;
-const serde = new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${topics.events}-value` });
+let serde: EnvelopeSerde;
 
 interface DeadLetter {
   eventId: string;
@@ -48,23 +42,11 @@ interface DeadLetter {
 }
 
 beforeAll(async () => {
-  database = await createMigratedDatabase(env, id);
-  admin = kafka(env, `${id}-admin`).admin();
-  await admin.connect();
-  await ensureTopics(admin, topics);
-  producer = kafka(env, `${id}-dlq-writer`).producer({ idempotent: true });
+  serde = new EnvelopeSerde(new RegistrySchemaSource(arena.config.schemaRegistryUrl), { subject: `${arena.config.topics.events}-value` });
+  producer = kafka(env, `${arena.id}-dlq-writer`).producer({ idempotent: true });
   await producer.connect();
-  worker = await startService('replay', config);
-});
-
-afterAll(async () => {
-  await worker?.stop().catch(() => undefined);
-  await producer?.disconnect().catch(() => undefined);
-  if (admin) {
-    await deleteTopicsWithPrefix(admin, `${id}.`).catch(() => undefined);
-    await admin.disconnect().catch(() => undefined);
-  }
-  await database?.drop();
+  arena.defer(() => producer.disconnect());
+  worker = arena.own(await startService('replay', arena.config));
 });
 
 /** Writes dead letters as the consumer would: original event headers plus failure headers. */
@@ -75,7 +57,7 @@ async function produceDeadLetters(specs: Array<{ payload: WalletEventPayload; er
     letters.push({ eventId: envelope.eventId, eventType: envelope.eventType, errorClass: spec.errorClass, key: envelope.aggregateId, value: await serde.encode(envelope) });
   }
   await producer.send({
-    topic: topics.dlq,
+    topic: arena.config.topics.dlq,
     acks: -1,
     messages: letters.map((letter) => ({ key: letter.key, value: letter.value, headers: { ...headersOf(letter), ...failureHeadersFor(letter.errorClass) } })),
   });
@@ -90,12 +72,12 @@ function failureHeadersFor(errorClass: string): KafkaHeaders {
   return {
     [failureHeaders.errorClass]: errorClass,
     [failureHeaders.errorMessage]: `crafted ${errorClass}`,
-    [failureHeaders.originalTopic]: topics.events,
+    [failureHeaders.originalTopic]: arena.config.topics.events,
     [failureHeaders.originalPartition]: '0',
     [failureHeaders.originalOffset]: '0',
     [failureHeaders.attempts]: '1',
     [failureHeaders.firstFailureAt]: String(Date.now()),
-    [failureHeaders.consumerGroup]: `${id}.consumer`,
+    [failureHeaders.consumerGroup]: `${arena.id}.consumer`,
   };
 }
 
@@ -105,37 +87,16 @@ async function postReplay(body: object): Promise<{ status: number; body: ReplayR
 }
 
 async function auditRows(replayId: string) {
-  const [rows] = await database.pool.execute<RowDataPacket[]>(
+  const [rows] = await arena.database.pool.execute<RowDataPacket[]>(
     'SELECT operator, reason, dlq_topic, dlq_partition, dlq_offset, event_id, event_type, error_class, target_topic, dry_run, result, detail FROM replay_audit WHERE replay_id = ? ORDER BY id',
     [replayId],
   );
   return rows;
 }
 
-async function eventsOnTopic(): Promise<number> {
-  return (await admin.fetchTopicOffsets(topics.events)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-}
-
-/** Every record on topics.events (read with a throwaway group). */
-async function readEvents(expected: number) {
-  const groupId = `${id}.observer-${Math.random().toString(36).slice(2, 8)}`;
-  const consumer = kafka(env, groupId).consumer({ groupId, maxWaitTimeInMs: 100 });
-  const seen: Array<{ key: string; value: Buffer; headers: KafkaHeaders; timestamp: number }> = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic: topics.events, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      seen.push({ key: message.key!.toString(), value: message.value!, headers: readHeaders(message.headers), timestamp: Number(message.timestamp) });
-    },
-  });
-  try {
-    await waitFor(`${expected} records on ${topics.events}`, async () => seen.length >= expected, { timeoutMs: 30_000, intervalMs: 50 });
-  } finally {
-    await consumer.disconnect();
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-  }
-  return seen;
-}
+const eventsOnTopic = () => recordCount(arena.admin, arena.config.topics.events);
+/** Every record on the events topic, read by an independent observer. */
+const readEvents = (expected: number) => readTopic(env, arena.config.topics.events, { expected, quietMs: 0, timeoutMs: 30_000 });
 
 let letters: DeadLetter[] = [];
 let undecodable: { eventId: string };
@@ -150,7 +111,7 @@ describe('replay-worker', () => {
     // An undecodable record (not the wire format) that a naive replay would send straight back to the DLQ.
     undecodable = { eventId: '00000000-0000-4000-8000-000000000001' };
     await producer.send({
-      topic: topics.dlq,
+      topic: arena.config.topics.dlq,
       acks: -1,
       messages: [{ key: 'acct-bad', value: Buffer.from('not avro at all'), headers: { [eventHeaders.eventId]: undecodable.eventId, [eventHeaders.eventType]: 'FundsDeposited', ...failureHeadersFor('bad-magic-byte') } }],
     });
@@ -161,7 +122,7 @@ describe('replay-worker', () => {
     const rows = await auditRows(dry.body.replayId);
     expect(rows).toHaveLength(9);
     for (const row of rows) {
-      expect(row).toMatchObject({ operator: 'alice', reason: 'preview before the fix', dlq_topic: topics.dlq, target_topic: topics.events, dry_run: 1, result: 'dry-run' });
+      expect(row).toMatchObject({ operator: 'alice', reason: 'preview before the fix', dlq_topic: arena.config.topics.dlq, target_topic: arena.config.topics.events, dry_run: 1, result: 'dry-run' });
     }
     expect(new Set(rows.map((row) => row.event_id))).toEqual(new Set([...letters.map((l) => l.eventId), undecodable.eventId]));
     expect(rows.find((row) => row.event_id === undecodable.eventId)).toMatchObject({ error_class: 'bad-magic-byte', event_type: 'FundsDeposited' });
@@ -192,7 +153,7 @@ describe('replay-worker', () => {
     for (const record of published) {
       const original = byEventId.get(record.headers[eventHeaders.eventId]!);
       expect(original, `unexpected record ${record.headers[eventHeaders.eventId]}`).toBeDefined();
-      expect(record.value.equals(original!.value)).toBe(true); // the envelope, so the event id, unchanged
+      expect(record.value!.equals(original!.value)).toBe(true); // the envelope, so the event id, unchanged
       expect(record.key).toBe(original!.key);
       expect(record.headers).toEqual({ ...headersOf(original!), [eventHeaders.replayId]: replay.body.replayId });
       expect(Object.keys(record.headers).some((name) => name.startsWith('lab.'))).toBe(false);
@@ -231,14 +192,14 @@ describe('replay-worker', () => {
   });
 
   it('refuses a replay without an operator, reason or a positive rate (400) and writes no audit row', async () => {
-    const [[{ count: before }]] = (await database.pool.query('SELECT COUNT(*) AS count FROM replay_audit')) as unknown as [[{ count: number }]];
+    const [[{ count: before }]] = (await arena.database.pool.query('SELECT COUNT(*) AS count FROM replay_audit')) as unknown as [[{ count: number }]];
     const noOperator = await postReplay({ reason: 'x', ratePerSecond: 10 });
     expect(noOperator.status).toBe(400);
     expect(noOperator.body.reason).toMatch(/operator is required/);
     expect((await postReplay({ operator: 'dave', ratePerSecond: 10 })).status).toBe(400);
     expect((await postReplay({ operator: 'dave', reason: 'x', ratePerSecond: 0 })).status).toBe(400);
     expect((await postReplay({ operator: 'dave', reason: 'x', ratePerSecond: 10, filter: { from: 10, to: 5 } })).status).toBe(400);
-    const [[{ count: after }]] = (await database.pool.query('SELECT COUNT(*) AS count FROM replay_audit')) as unknown as [[{ count: number }]];
+    const [[{ count: after }]] = (await arena.database.pool.query('SELECT COUNT(*) AS count FROM replay_audit')) as unknown as [[{ count: number }]];
     expect(after).toBe(before);
   });
 
@@ -253,7 +214,7 @@ describe('replay-worker', () => {
     }
     // Published (acks=-1) before the failure, never audited: the window the failpoint names.
     expect(await eventsOnTopic()).toBe(before + 1);
-    const [rows] = await database.pool.execute<RowDataPacket[]>("SELECT result FROM replay_audit WHERE reason = 'failpoint check'");
+    const [rows] = await arena.database.pool.execute<RowDataPacket[]>("SELECT result FROM replay_audit WHERE reason = 'failpoint check'");
     expect(rows.filter((row) => row.result === 'replayed')).toHaveLength(0);
   });
 });
