@@ -467,7 +467,12 @@ describe('consumer-service: batch apply (the idempotent default)', () => {
     const service = await start(s.config());
     // The duplicate may sit in another partition than the last record applied: wait for its skip too.
     await waitFor('the first backlog applied', async () => (await service.metrics.value('events_applied_total')) >= events.length && (await service.metrics.value('duplicates_skipped_total')) >= 1, { timeoutMs: 60_000 });
-    expect(await service.metrics.value('duplicates_skipped_total')).toBe(1);
+    // Each applied once: the in-fetch duplicate was skipped, not applied. Not "skipped exactly 1": a
+    // rebalance before the batch's offset commit redelivers the whole batch, which is skipped too (seen
+    // once in 6 runs: 12 skipped) — exactly-once effects, which is the claim, still hold.
+    expect(await service.metrics.value('events_applied_total')).toBe(events.length);
+    expect(await service.metrics.value('duplicates_skipped_total')).toBeGreaterThanOrEqual(1);
+    const skippedAfterFirst = await service.metrics.value('duplicates_skipped_total');
     const fallbacksAfterFirst = await service.metrics.value('batch_fallbacks_total');
     expect(fallbacksAfterFirst).toBeGreaterThanOrEqual(1);
 
@@ -477,10 +482,11 @@ describe('consumer-service: batch apply (the idempotent default)', () => {
     // events[1] is not necessarily in first's partition: its skip is not ordered with first's version 7.
     await waitFor(
       'the second batch applied and the redelivery skipped',
-      async () => (await projection(first!.id))?.version === 7 && (await service.metrics.value('duplicates_skipped_total')) >= 2 && (await service.metrics.value('events_applied_total')) >= events.length + more.length,
+      async () => (await projection(first!.id))?.version === 7 && (await service.metrics.value('duplicates_skipped_total')) >= skippedAfterFirst + 1 && (await service.metrics.value('events_applied_total')) >= events.length + more.length,
       { timeoutMs: 60_000 },
     );
-    expect(await service.metrics.value('duplicates_skipped_total')).toBe(2);
+    expect(await service.metrics.value('events_applied_total')).toBe(events.length + more.length);
+    expect(await service.metrics.value('duplicates_skipped_total')).toBeGreaterThanOrEqual(skippedAfterFirst + 1);
     expect(await service.metrics.value('batch_fallbacks_total')).toBeGreaterThan(fallbacksAfterFirst);
 
     const all = [...events, ...more];
