@@ -67,14 +67,33 @@ export async function readTopic(
   return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }
 
+/**
+ * `admin.fetchTopicOffsets`, asked again while the broker that answers does not know the topic's
+ * partitions yet. kafkajs 2.2.4 does not retry that case: with empty partition metadata its
+ * fetchTopicOffsets throws `TypeError: Cannot destructure property 'partitions' of 'high.pop(...)'`
+ * (admin/index.js). A CI run's E-005 failed on it, reading a retry topic's count right after the arena
+ * created it.
+ */
+export async function watermarks(admin: Pick<Admin, 'fetchTopicOffsets'>, topic: string, timeoutMs = 15_000): ReturnType<Admin['fetchTopicOffsets']> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      if (!(error instanceof TypeError) || Date.now() >= deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** Records a topic holds now (high − low watermark, summed over partitions). */
-export async function recordCount(admin: Admin, topic: string): Promise<number> {
-  return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+export async function recordCount(admin: Pick<Admin, 'fetchTopicOffsets'>, topic: string): Promise<number> {
+  return (await watermarks(admin, topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
 }
 
 /** Has `groupId` committed every offset of `topic` up to the high watermark? */
 export async function caughtUp(admin: Admin, groupId: string, topic: string): Promise<boolean> {
-  const high = await admin.fetchTopicOffsets(topic);
+  const high = await watermarks(admin, topic);
   const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
   const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
   return high.every((p) => Number(p.high) === 0 || at.get(p.partition) === Number(p.high));
