@@ -38,7 +38,7 @@ export class LocalProcessControl implements ProcessControl {
 
   async pause(target: ProcessTarget): Promise<void> {
     const record = this.record(target);
-    if (record.spec.container) await dockerAsync(['pause', record.spec.container.name]);
+    if (record.spec.container) await pauseContainer(record.spec.container.name);
     else process.kill(-record.pid, 'SIGSTOP');
   }
 
@@ -67,5 +67,23 @@ export class LocalProcessControl implements ProcessControl {
 
   async isRunning(target: ProcessTarget): Promise<boolean> {
     return isAlive(this.record(target));
+  }
+}
+
+/**
+ * `docker pause`, tried again when the cgroup v1 freezer gives up: "OCI runtime pause failed: unable to
+ * freeze" (runc stops waiting for every task to reach FROZEN; a busy JVM's threads can take longer). Seen
+ * on this machine in an E-001 run on the containers provider: the case failed before its fault began.
+ * A failed freeze leaves the container running (runc thaws it again), so trying again is safe.
+ */
+export async function pauseContainer(name: string, attempts = 5, run: (args: string[]) => Promise<unknown> = dockerAsync): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await run(['pause', name]);
+      return;
+    } catch (error) {
+      if (attempt >= attempts || !/unable to freeze/.test(String((error as { stderr?: string }).stderr ?? error))) throw error;
+      await sleep(200 * attempt);
+    }
   }
 }
