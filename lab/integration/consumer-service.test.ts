@@ -195,7 +195,9 @@ describe('consumer-service', () => {
 
     const exposed = observeService(service);
     expect(await exposed.metric('e2e_latency_seconds_count')).toBe(7);
-    expect((await exposed.metrics()).some((sample) => sample.name === 'consumer_lag')).toBe(true);
+    // Lag is set after the batch's offset commit, which comes after the counters above (they count at the
+    // DB commit): wait for it rather than race it (a CI run read /metrics in between).
+    await waitFor('the consumer to report its lag', async () => (await exposed.metrics()).some((sample) => sample.name === 'consumer_lag'), { timeoutMs: 15_000 });
   });
 
   it('naive: the same record twice is applied and notified twice (E-003 anti-pattern)', async () => {
