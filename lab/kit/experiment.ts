@@ -216,7 +216,10 @@ export async function runArm<A extends AsyncDisposable, C>(
   const outcome: ArmOutcome = { holds, totals, cases: cases.length, evaluations, replay, ...(error !== undefined ? { error } : {}) };
   if (holds) return outcome;
   const failed = evaluations.filter((e) => !e.holds).map((e) => (e.kind === 'sometimes' ? `${e.expected} in no case of ${cases.length}: the fault never fired` : describeEvaluation(e)));
-  throw new Error(`${experiment.id} ${arm} did not hold: ${[...failed, ...(error !== undefined ? [errorText(error)] : [])].join('\n')}\n\nreplay: ${replay}`, { cause: error });
+  // A case that threw comes first: its error is the cause, and with no case completed every expectation
+  // would only say "observed nothing" (a CI run's E-005 failure read as ten of those before the TypeError).
+  const reasons = error === undefined ? failed : [`a case failed before it returned its numbers: ${errorText(error)}`, ...(cases.length ? failed : [])];
+  throw new Error(`${experiment.id} ${arm} did not hold: ${reasons.join('\n')}\n\nreplay: ${replay}`, { cause: error });
 }
 
 type ArmEvaluation = Evaluation & Pick<ExpectationResult, 'over'>;

@@ -84,7 +84,9 @@ describe('experiment runner (lab/kit) on fake arms', () => {
   it('records an arm whose case throws, and disposes its arena', async () => {
     const { spec, state } = fakeExperiment();
     const { sink, recorded } = fakeSink();
-    await expect(runArm(spec, '✅ survives', { expect: { lost: equals(0) }, run: async () => { throw new Error('timed out waiting for lag 0'); } }, sink)).rejects.toThrow(/timed out waiting for lag 0/);
+    const run = runArm(spec, '✅ survives', { expect: { lost: equals(0) }, run: async () => { throw new Error('timed out waiting for lag 0'); } }, sink);
+    // The thrown error leads; no "observed nothing" lines for expectations no case reached.
+    await expect(run).rejects.toThrow(/^E-999 ✅ survives did not hold: a case failed before it returned its numbers: Error: timed out waiting for lag 0\n\nreplay: /);
     expect(recorded[0]).toMatchObject({ holds: false, error: 'Error: timed out waiting for lag 0' });
     expect(recorded[0]!.observed).toContain('failed: Error: timed out waiting for lag 0');
     expect(state.disposed).toHaveLength(1);
