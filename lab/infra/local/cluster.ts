@@ -146,10 +146,47 @@ async function abandonStart(log: (line: string) => void): Promise<string | undef
   for (const name of stopped) log(`stopped ${name}`);
   await reapCheckoutContainers();
   const kept = keepLogs(runPaths.logs, keptLogsRoot);
-  // Retried: a start-up step killed a moment ago (mysql-install-db's bootstrap server) may still be
-  // writing its last files, and rmdir then fails with ENOTEMPTY (seen once in a CI run).
-  fs.rmSync(runPaths.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  await removeRunDir();
   return kept;
+}
+
+/**
+ * Removes the run dir of a failed start. A start-up step killed a moment ago (mysql-install-db's
+ * bootstrap server) may still be writing inside it, and rmdir then fails with ENOTEMPTY — Node's own
+ * retries (10, ~5 s) were not enough in one CI run of six. Whatever still runs with the run dir on its
+ * command line is this run's by construction: it is killed, then the removal is tried again.
+ */
+async function removeRunDir(): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      fs.rmSync(runPaths.root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt >= 5) throw error;
+      for (const pid of processesMentioning(runPaths.root)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+/** Pids (not this process) whose command line contains `text`, from /proc. */
+export function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return pids;
 }
 
 /** A path as the user types it: relative inside the checkout, absolute elsewhere (LAB_HOME). */
