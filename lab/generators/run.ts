@@ -26,7 +26,7 @@ export function propertyParameters(defaultRuns: number): fc.Parameters<unknown> 
 
 /**
  * A test timeout for a property of `defaultRuns` cases (LAB_RUNS overrides) that each take up to
- * `perCaseMs`: for suites whose cases outgrow the lab's default budget of 90 s per case.
+ * `perCaseMs` (the kit gives a case up at its budget; the extra minute is for disposing its arena).
  */
 export function propertyTimeout(perCaseMs: number, defaultRuns: number): number {
   const runs = process.env.LAB_RUNS !== undefined ? Number(process.env.LAB_RUNS) : defaultRuns;

@@ -21,6 +21,7 @@ import type { Redis } from 'ioredis';
 import { ensureTopics, type CommonConfig, type FailpointName, type ServiceConfigs, type ServiceName } from '../../src/contract.ts';
 import { kafka, redis as redisClient } from './clients.ts';
 import type { LabEnvironment } from './environment.ts';
+import { pendingWaits } from './ports.ts';
 import { deleteGroupsWithPrefix, deleteKeysWithPrefix, deleteSubject, deleteTopicsWithPrefix, isolationId } from './isolation.ts';
 import { commonConfig, createMigratedDatabase, redisOf, startServiceProcess, type Exactly, type ServiceProcess } from './services.ts';
 
@@ -116,9 +117,20 @@ export async function createKafkaArena(env: LabEnvironment, name: string) {
  * Makes `cleanup` an arena's idempotent dispose and registers it for the `disposeArenas` safety net (for
  * arenas of another shape than `createArena`'s, e.g. a topic and a proxy of one producer case).
  */
-export function trackArena(cleanup: () => Promise<void>): () => Promise<void> {
+export function trackArena(cleanup: () => Promise<void>, timeoutMs = 45_000): () => Promise<void> {
   let disposed: Promise<void> | undefined;
-  const dispose = (): Promise<void> => (disposed ??= (live.delete(dispose), cleanup()));
+  // Bounded: a removal that hangs (a client call without a timeout) fails the case with this line
+  // instead of holding the test until Vitest's bare timeout.
+  const bounded = async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const overrun = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`disposing an arena took over ${timeoutMs} ms (still waiting for: ${pendingWaits().join('; ') || 'no waitFor'})`)), timeoutMs)));
+    try {
+      await Promise.race([cleanup(), overrun]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const dispose = (): Promise<void> => (disposed ??= (live.delete(dispose), bounded()));
   live.add(dispose);
   return dispose;
 }

@@ -55,16 +55,41 @@ export async function waitFor(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  while (Date.now() < deadline) {
-    const reason = giveUp?.();
-    if (reason !== undefined) throw new Error(`gave up waiting for ${what}: ${reason}`);
-    try {
-      if (await probe()) return;
-    } catch (error) {
-      lastError = error;
+  const wait: PendingWait = { what, since: Date.now() };
+  pending.add(wait);
+  try {
+    while (Date.now() < deadline) {
+      const reason = giveUp?.();
+      if (reason !== undefined) throw new Error(`gave up waiting for ${what}: ${reason}`);
+      try {
+        wait.probingSince = Date.now();
+        if (await probe()) return;
+      } catch (error) {
+        lastError = error;
+      } finally {
+        wait.probingSince = undefined;
+      }
+      await sleep(intervalMs);
     }
-    await sleep(intervalMs);
+  } finally {
+    pending.delete(wait);
   }
   const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}${hint ? `; ${hint}` : ''}`);
+}
+
+interface PendingWait {
+  what: string;
+  since: number;
+  /** Set while a probe runs: a probe that never answers (a hung client call) outlives its wait's timeout. */
+  probingSince?: number;
+}
+const pending = new Set<PendingWait>();
+
+/**
+ * The `waitFor`s in progress, oldest first, as one line each: what a case that overran its budget was
+ * stuck on (lab/kit says it when it gives the case up), and whether a probe itself hangs.
+ */
+export function pendingWaits(now = Date.now()): string[] {
+  return [...pending].map((w) => `${w.what} (for ${Math.round((now - w.since) / 1000)} s${w.probingSince !== undefined && now - w.probingSince >= 5000 ? `; its probe has not answered for ${Math.round((now - w.probingSince) / 1000)} s` : ''})`);
 }

@@ -25,6 +25,7 @@ import fc from 'fast-check';
 import { afterEach, describe, it } from 'vitest';
 import { History } from '../history/history.ts';
 import { disposeArenas } from '../infra/arena.ts';
+import { pendingWaits } from '../infra/ports.ts';
 import { propertyParameters, propertyTimeout } from '../generators/run.ts';
 import { recordArm, type ArmResult, type ExpectationResult } from '../report/results.ts';
 import { describeEvaluation, evaluate, type Evaluation, type Expectations, type Numbers } from './expectations.ts';
@@ -66,6 +67,12 @@ export interface ArmSpec<A, C = undefined> {
   sometimes?: Expectations;
   /** How a number combines over cases in the arm's totals (default: sum). */
   combine?: Record<string, 'sum' | 'max' | 'min'>;
+  /**
+   * Budget of one case (default 120 s). A case that overruns it fails with what it was waiting for
+   * (lab/infra/ports.ts `pendingWaits`) and the replay line, and its arena is disposed: a hung case
+   * must not end as Vitest's bare "Test timed out", which names neither.
+   */
+  caseTimeoutMs?: number;
   /** Runs one case and returns what it observed. */
   run(context: CaseContext<A, C>): Promise<Numbers>;
 }
@@ -74,8 +81,6 @@ export interface PropertySpec<A, C> extends ArmSpec<A, C> {
   cases: fc.Arbitrary<C>;
   /** Generated cases per run (LAB_RUNS overrides). */
   runs?: number;
-  /** Budget of one case, when it outgrows the lab's default test timeout. */
-  caseTimeoutMs?: number;
 }
 
 /** Where results go: the run report and the console (unit tests pass their own). */
@@ -144,12 +149,13 @@ export async function runArm<A extends AsyncDisposable, C>(
     const index = started++;
     const history = new History(`${experiment.id} ${arm} #${index}`);
     lastHistory = history;
+    let arena: A | undefined;
     try {
       // Without an arena of its own, an arm gets the experiment's (experiment() types A as that one).
       const open = (spec.arena ?? experiment.arena) as ((label: string) => Promise<A>) | undefined;
       if (!open) throw new Error(`${experiment.id} ${arm}: no arena (give the experiment or the arm one)`);
-      await using arena = await open(label(index));
-      const numbers = await spec.run({ arena, history, input, index, log: sink.log });
+      const body = async () => spec.run({ arena: (arena = await open(label(index))), history, input, index, log: sink.log });
+      const numbers = await withinBudget(body(), spec.caseTimeoutMs ?? defaultCaseTimeoutMs, index);
       const record = { index, numbers, always: evaluate(spec.expect, numbers, 'always'), sometimes: evaluate(spec.sometimes, numbers, 'sometimes') };
       cases.push(record);
       const failed = record.always.filter((e) => !e.holds);
@@ -157,6 +163,8 @@ export async function runArm<A extends AsyncDisposable, C>(
     } catch (error) {
       failingHistory ??= history;
       throw error;
+    } finally {
+      await arena?.[Symbol.asyncDispose]();
     }
   };
 
@@ -220,6 +228,30 @@ export async function runArm<A extends AsyncDisposable, C>(
   // would only say "observed nothing" (a CI run's E-005 failure read as ten of those before the TypeError).
   const reasons = error === undefined ? failed : [`a case failed before it returned its numbers: ${errorText(error)}`, ...(cases.length ? failed : [])];
   throw new Error(`${experiment.id} ${arm} did not hold: ${reasons.join('\n')}\n\nreplay: ${replay}`, { cause: error });
+}
+
+const defaultCaseTimeoutMs = 120_000;
+
+/** Thrown for a case that overran its budget: what it was still waiting for says where it hung. */
+export class CaseTimeoutError extends Error {
+  override readonly name = 'CaseTimeoutError';
+}
+
+/** `work`, or a CaseTimeoutError naming the pending waits once `budgetMs` has passed. */
+async function withinBudget<T>(work: Promise<T>, budgetMs: number, index: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const overrun = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const waits = pendingWaits();
+      reject(new CaseTimeoutError(`case ${index} did not finish within ${budgetMs} ms; ${waits.length ? `still waiting for ${waits.join('; ')}` : 'no waitFor was in progress (a client call or a step without a timeout hung)'}`));
+    }, budgetMs);
+  });
+  work.catch(() => undefined); // once given up, its late rejection is nobody's
+  try {
+    return await Promise.race([work, overrun]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type ArmEvaluation = Evaluation & Pick<ExpectationResult, 'over'>;
@@ -289,12 +321,12 @@ export function experiment<A extends AsyncDisposable>(spec: ExperimentSpec<A>) {
   const builder = {
     /** One case: a deterministic arm (❌ arms reproduce with certainty). */
     arm<B extends AsyncDisposable = A>(name: string, arm: ArmSpec<B> & (B extends A ? unknown : Own<B>)) {
-      describe(`${spec.id} ${spec.title}`, () => it(name, async () => void (await runArm<B, undefined>(spec, name, arm, sink))));
+      describe(`${spec.id} ${spec.title}`, () => it(name, async () => void (await runArm<B, undefined>(spec, name, arm, sink)), (arm.caseTimeoutMs ?? defaultCaseTimeoutMs) + 60_000));
       return builder;
     },
     /** Generated cases (fast-check): LAB_RUNS, LAB_SEED, LAB_PATH, LAB_SHRINK apply. */
     property<C, B extends AsyncDisposable = A>(name: string, property: PropertySpec<B, C> & (B extends A ? unknown : Own<B>)) {
-      const timeout = property.caseTimeoutMs ? propertyTimeout(property.caseTimeoutMs, property.runs ?? 2) : undefined;
+      const timeout = propertyTimeout(property.caseTimeoutMs ?? defaultCaseTimeoutMs, property.runs ?? 2);
       describe(`${spec.id} ${spec.title}`, () => it(name, async () => void (await runArm<B, C>(spec, name, property, sink)), timeout));
       return builder;
     },

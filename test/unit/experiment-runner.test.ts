@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crashAt, crashSchedule, failpointSpec } from '../../lab/generators/faults.ts';
 import { History } from '../../lab/history/history.ts';
+import { waitFor } from '../../lab/infra/ports.ts';
 import type { ServiceProcess } from '../../lab/infra/services.ts';
 import { above, atLeast, atMost, equals, evaluate, type Expectation } from '../../lab/kit/expectations.ts';
 import { replayCommand, runArm, type ArmSink, type ExperimentSpec } from '../../lab/kit/experiment.ts';
@@ -89,6 +90,17 @@ describe('experiment runner (lab/kit) on fake arms', () => {
     await expect(run).rejects.toThrow(/^E-999 ✅ survives did not hold: a case failed before it returned its numbers: Error: timed out waiting for lag 0\n\nreplay: /);
     expect(recorded[0]).toMatchObject({ holds: false, error: 'Error: timed out waiting for lag 0' });
     expect(recorded[0]!.observed).toContain('failed: Error: timed out waiting for lag 0');
+    expect(state.disposed).toHaveLength(1);
+    expect(state.alive).toBe(0);
+  });
+
+  it('gives up a case that overruns its budget, naming what it was still waiting for, and disposes its arena', async () => {
+    const { spec, state } = fakeExperiment();
+    const { sink, recorded } = fakeSink();
+    const hung = () => waitFor('the deposits applied (45 events)', () => new Promise<boolean>(() => undefined), { timeoutMs: 60_000 });
+    const run = runArm(spec, '✅ hangs', { caseTimeoutMs: 300, expect: { lost: equals(0) }, run: async () => (await hung(), { lost: 0 }) }, sink);
+    await expect(run).rejects.toThrow(/CaseTimeoutError: case 0 did not finish within 300 ms; still waiting for the deposits applied \(45 events\) \(for 0 s\)/);
+    expect(recorded[0]).toMatchObject({ holds: false });
     expect(state.disposed).toHaveLength(1);
     expect(state.alive).toBe(0);
   });
