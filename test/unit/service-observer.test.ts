@@ -120,6 +120,15 @@ describe('parsePrometheusText', () => {
     expect(sumOf(samples, 'x_total')).toBe(3);
   });
 
+  it('reads label values holding the characters that end a label set or a label ({ } , =), and the order of labels does not matter', () => {
+    const samples = parsePrometheusText('q{route="/a,b={c}",code="200"} 4\nq{code="500", route="/x\\\\"} 1'); // the value is /x\ escaped
+    expect(samples).toEqual([
+      { name: 'q', labels: { route: '/a,b={c}', code: '200' }, value: 4 },
+      { name: 'q', labels: { code: '500', route: '/x\\' }, value: 1 },
+    ]);
+    expect(sumOf(samples, 'q', { code: '500' })).toBe(1);
+  });
+
   it('refuses a line it cannot read instead of reading it as 0', () => {
     expect(() => parsePrometheusText('x_total')).toThrow(/no value/);
     expect(() => parsePrometheusText('x_total{a="1" 3')).toThrow(/unterminated labels/);
