@@ -21,7 +21,8 @@
 import { Partitioners } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EnvelopeSerde, newEnvelope, outboxRow, RegistrySchemaSource, startService, type EventEnvelope, type RelayConfig, type RunningService } from '../../src/contract.ts';
+import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, startService, type EventEnvelope, type RelayConfig, type RunningService } from '../../src/contract.ts';
+import { writeOutboxRows } from '../clients/outbox-writer.ts';
 import { directKafka } from '../infra/clients.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
 import { Nemesis } from '../nemesis/nemesis.ts';
@@ -59,15 +60,6 @@ const accountEvent = (accountId: string, version: number): EventEnvelope =>
     ? newEnvelope({ type: 'AccountOpened', accountId, owner: `owner ${accountId}`, currency: 'EUR' }, { id: accountId, version })
     : newEnvelope({ type: 'FundsDeposited', accountId, amount: version * 10 }, { id: accountId, version });
 
-/** Outbox rows as the command-service writes them (outboxRow), in insertion order. */
-async function insertOutbox(envelopes: EventEnvelope[], shards: number): Promise<void> {
-  for (let i = 0; i < envelopes.length; i += 500) {
-    await arena.database.pool.query('INSERT INTO outbox_event (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, shard, payload, headers) VALUES ?', [
-      envelopes.slice(i, i + 500).map((envelope) => outboxRow(envelope, shards)),
-    ]);
-  }
-}
-
 /**
  * Outbox rows for `accounts` accounts with `perAccount` events each (AccountOpened, then deposits),
  * inserted interleaved across accounts with a seeded shuffle, per-account versions ascending.
@@ -90,7 +82,7 @@ async function writeOutbox(prefix: string, accounts: number, perAccount: number,
     versions.set(accountId, version);
     envelopes.push(accountEvent(accountId, version));
   }
-  await insertOutbox(envelopes, shards);
+  await writeOutboxRows(arena.database.pool, envelopes, { shards });
   return envelopes;
 }
 
@@ -325,7 +317,7 @@ describe('outbox-relay', () => {
     const [onP0, onP1] = [accountOn(0), accountOn(1)];
     const written: EventEnvelope[] = [];
     const publish = async (what: string, envelopes: EventEnvelope[]) => {
-      await insertOutbox(envelopes, 1);
+      await writeOutboxRows(arena.database.pool, envelopes, { shards: 1 });
       written.push(...envelopes);
       await waitFor(what, async () => (await unpublished(envelopes.map((e) => e.eventId))) === 0, { timeoutMs: 40_000, intervalMs: 100 });
     };

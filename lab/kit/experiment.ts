@@ -30,6 +30,7 @@ import { pendingWaits } from '../infra/ports.ts';
 import { propertyParameters, propertyTimeout } from '../generators/run.ts';
 import { formatValue } from '../report/format.ts';
 import { recordArm, type ArmResult, type ExpectationResult } from '../report/results.ts';
+import { deadline } from '../util/deadline.ts';
 import { caseNumbers, combine, type Combine, type Observations } from './combine.ts';
 import { describeEvaluation, evaluate, type Evaluation, type Expectations, type Numbers } from './expectations.ts';
 
@@ -242,20 +243,11 @@ export class CaseTimeoutError extends Error {
 }
 
 /** `work`, or a CaseTimeoutError naming the pending waits once `budgetMs` has passed. */
-async function withinBudget<T>(work: Promise<T>, budgetMs: number, index: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const overrun = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const waits = pendingWaits();
-      reject(new CaseTimeoutError(`case ${index} did not finish within ${budgetMs} ms; ${waits.length ? `still waiting for ${waits.join('; ')}` : 'no waitFor was in progress (a client call or a step without a timeout hung)'}`));
-    }, budgetMs);
+function withinBudget<T>(work: Promise<T>, budgetMs: number, index: number): Promise<T> {
+  return deadline(work, budgetMs, () => {
+    const waits = pendingWaits();
+    return new CaseTimeoutError(`case ${index} did not finish within ${budgetMs} ms; ${waits.length ? `still waiting for ${waits.join('; ')}` : 'no waitFor was in progress (a client call or a step without a timeout hung)'}`);
   });
-  work.catch(() => undefined); // once given up, its late rejection is nobody's
-  try {
-    return await Promise.race([work, overrun]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 type ArmEvaluation = Evaluation & Pick<ExpectationResult, 'over'>;

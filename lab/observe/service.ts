@@ -61,11 +61,6 @@ export function observeService(service: { url: string } | string, options: { tim
   };
 }
 
-/** Reads one counter/gauge from a service's Prometheus endpoint (summed over labels). */
-export async function scrapeMetric(serviceUrl: string, name: string): Promise<number> {
-  return observeService(serviceUrl).metric(name);
-}
-
 /** The sum of the samples named `name` whose labels include every pair of `labels`. */
 export function sumOf(samples: MetricSample[], name: string, labels: Record<string, string> = {}): number {
   const wanted = Object.entries(labels);

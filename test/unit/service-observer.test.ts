@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { observeService, parsePrometheusText, scrapeMetric, sumOf } from '../../lab/observe/service.ts';
+import { observeService, parsePrometheusText, sumOf } from '../../lab/observe/service.ts';
 import { Failpoints } from '../../src/failpoints/failpoints.ts';
 
 const registry = new Registry();
@@ -75,10 +75,6 @@ describe('observeService: metrics', () => {
     expect(samples.find((s) => s.name === 'odd_labels')?.labels.text).toBe('say "hi"\nand \\ go');
     expect(samples.some((s) => s.name === 'untouched_total')).toBe(false); // no series yet: metric() gives 0
     expect(await observeService(url).metric('untouched_total')).toBe(0);
-  });
-
-  it('scrapeMetric is metric() summed over labels', async () => {
-    expect(await scrapeMetric(url, 'dlq_total')).toBe(5);
   });
 });
 
