@@ -16,6 +16,7 @@
  */
 import { Partitioners } from 'kafkajs';
 import { envelopeHeaders, EnvelopeSerde, RegistrySchemaSource, startService, type EventEnvelope } from '../src/contract.ts';
+import { writeOutboxRows } from '../lab/clients/outbox-writer.ts';
 import { kafka } from '../lab/infra/clients.ts';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
 import { waitFor } from '../lab/infra/ports.ts';
@@ -23,10 +24,9 @@ import { inTurn, progress } from './progress.ts';
 import { databaseNow, drainTimeoutMs, repeatInScopes, scalar, type Scope } from './scope.ts';
 import type { BenchSettings } from './settings.ts';
 import { ratioSample, sample, type Heading, type Row, type Sample } from './table.ts';
-import { fillOutbox } from './workload.ts';
 
 async function relayDrain(scope: Scope, events: EventEnvelope[], batchSize: number): Promise<Sample> {
-  await fillOutbox(scope.database, events);
+  await writeOutboxRows(scope.database.pool, events, { chunk: 1000 });
   const startedAt = await databaseNow(scope.database);
   const relay = await startService('relay', { ...scope.config, relayId: `${scope.id}-relay`, batchSize });
   try {

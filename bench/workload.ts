@@ -1,11 +1,10 @@
 /**
  * The bench's data: valid event histories (per account AccountOpened v1, then deposits v2, v3 … with no
- * gap — the idempotent consumer refuses a version gap, so anything else would measure its retry path),
- * the outbox rows the command-service would have written for them, and their encoded size.
+ * gap — the idempotent consumer refuses a version gap, so anything else would measure its retry path)
+ * and their encoded size. The outbox rows for them: lab/clients/outbox-writer.ts.
  */
-import { EnvelopeSerde, InMemorySchemaSource, outboxRow, type EventEnvelope } from '../src/contract.ts';
+import { EnvelopeSerde, InMemorySchemaSource, type EventEnvelope } from '../src/contract.ts';
 import { walletEvents } from '../lab/clients/event-producer.ts';
-import type { IsolatedDatabase } from '../lab/infra/isolation.ts';
 
 export function benchAccounts(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
@@ -18,16 +17,6 @@ export function benchAccounts(count: number): string[] {
 export function eventHistory(records: number, accounts: string[]): EventEnvelope[] {
   const depositsPerAccount = Math.ceil(Math.max(0, records - accounts.length) / accounts.length);
   return walletEvents(accounts, depositsPerAccount).slice(0, records);
-}
-
-/** The outbox rows exactly as the command-service writes them (`outboxRow`), in event order. */
-export async function fillOutbox(database: IsolatedDatabase, events: EventEnvelope[], chunk = 1000): Promise<void> {
-  for (let i = 0; i < events.length; i += chunk) {
-    await database.pool.query(
-      'INSERT INTO outbox_event (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, shard, payload, headers) VALUES ?',
-      [events.slice(i, i + chunk).map((event) => outboxRow(event))],
-    );
-  }
 }
 
 /**

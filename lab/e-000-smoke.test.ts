@@ -19,47 +19,37 @@
  *           median produce latency per broker with and without the toxic.
  */
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafka, mysqlPool, redis, schemaRegistry } from './infra/clients.ts';
-import { createDatabase, deleteKeysWithPrefix, deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from './infra/isolation.ts';
+import { deleteKeysWithPrefix, deleteSubject } from './infra/isolation.ts';
 import { sleep, waitFor } from './infra/ports.ts';
-import { labEnvironment } from './infra/vitest.ts';
+import { fileArena, labEnvironment } from './infra/vitest.ts';
 import { setLinkEnabled } from './nemesis/links.ts';
 import { createTopicsAndWait } from '../src/contract.ts';
 import { median } from './util/statistics.ts';
 
 const env = labEnvironment();
-const id = isolationId(env, 'e000');
-const topic = (name: string) => `${id}.${name}`;
+// Topics (and the readers' groups) under the arena's prefix, its database and Redis keys: removed after the file.
+const arena = fileArena(env, 'e000', 3, { topics: false });
+const topic = (name: string) => `${arena.id}.${name}`;
 const report = (line: string) => console.log(`[e-000] ${line}`);
 
 let client: Kafka;
-let admin: Admin;
-let database: IsolatedDatabase;
+beforeAll(() => void (client = kafka(env, `${arena.id}-test`, { retry: { retries: 10, initialRetryTime: 200 } })));
 
-beforeAll(async () => {
-  client = kafka(env, `e000-${id}`, { retry: { retries: 10, initialRetryTime: 200 } });
-  admin = client.admin();
-  await admin.connect();
-  database = await createDatabase(env, id);
-});
-
+// Heal every fault even when a test failed, so the next suite finds a whole cluster.
 afterAll(async () => {
-  // Heal every fault even when a test failed, so the next suite finds a whole cluster.
   await env.toxiproxy?.reset();
   if (env.processes) {
     for (const target of env.processes.targets()) {
       if (!(await env.processes.isRunning(target))) await env.processes.restart(target);
     }
   }
-  await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-  await admin?.disconnect();
-  await database?.drop();
 });
 
 async function leaderOf(name: string, partition = 0): Promise<{ leader: number; isr: number[] }> {
-  const metadata = await admin.fetchTopicMetadata({ topics: [name] });
+  const metadata = await arena.admin.fetchTopicMetadata({ topics: [name] });
   const meta = metadata.topics[0]!.partitions.find((p) => p.partitionId === partition)!;
   return { leader: meta.leader, isr: meta.isr };
 }
@@ -92,7 +82,7 @@ async function readAll(name: string, expected: number, options: { readUncommitte
 describe('E-000 smoke: Kafka', () => {
   it('kafkajs works against this Kafka: idempotent acks=all, transactions, read_committed, group offsets', async () => {
     const name = topic('compat');
-    await createTopicsAndWait(admin, [{ topic: name, numPartitions: 1 }]);
+    await createTopicsAndWait(arena.admin, [{ topic: name, numPartitions: 1 }]);
     const producer = client.producer({ transactionalId: `${name}.tx`, idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     try {
@@ -110,23 +100,23 @@ describe('E-000 smoke: Kafka', () => {
     expect(committedView.map((r) => r.value)).toEqual(['committed']);
     const uncommittedView = await readAll(name, 2, { readUncommitted: true });
     expect(uncommittedView.map((r) => r.value)).toEqual(['committed', 'aborted']);
-    const offsets = await admin.fetchOffsets({ groupId: `${name}.reader-${readers}`, topics: [name] });
+    const offsets = await arena.admin.fetchOffsets({ groupId: `${name}.reader-${readers}`, topics: [name] });
     expect(Number(offsets[0]!.partitions[0]!.offset)).toBeGreaterThan(0);
   });
 
   it('creates topics with replication factor 3 and min.insync.replicas 2 by default', async () => {
     const name = topic('defaults');
-    await createTopicsAndWait(admin, [{ topic: name }]);
-    const metadata = await admin.fetchTopicMetadata({ topics: [name] });
+    await createTopicsAndWait(arena.admin, [{ topic: name }]);
+    const metadata = await arena.admin.fetchTopicMetadata({ topics: [name] });
     for (const partition of metadata.topics[0]!.partitions) expect(partition.replicas).toHaveLength(3);
-    const configs = await admin.describeConfigs({ resources: [{ type: 2 /* TOPIC */, name, configNames: ['min.insync.replicas'] }], includeSynonyms: false });
+    const configs = await arena.admin.describeConfigs({ resources: [{ type: 2 /* TOPIC */, name, configNames: ['min.insync.replicas'] }], includeSynonyms: false });
     expect(configs.resources[0]!.configEntries[0]!.configValue).toBe('2');
   });
 
   it('produces 10,000 messages with acks=all and reads them back complete, once each, in per-key order', async () => {
     const name = topic('ten-thousand');
     const count = 10_000;
-    await createTopicsAndWait(admin, [{ topic: name, numPartitions: 3 }]);
+    await createTopicsAndWait(arena.admin, [{ topic: name, numPartitions: 3 }]);
     const producer = client.producer({ idempotent: true, maxInFlightRequests: 5 });
     await producer.connect();
     const started = Date.now();
@@ -159,7 +149,7 @@ describe('E-000 smoke: Kafka', () => {
   it.runIf(env.processes)('kill -9 of the partition leader moves leadership and acks=all producing continues', async () => {
     const processes = env.processes!;
     const name = topic('leader-kill');
-    await createTopicsAndWait(admin, [{ topic: name, numPartitions: 1, replicationFactor: 3 }]);
+    await createTopicsAndWait(arena.admin, [{ topic: name, numPartitions: 1, replicationFactor: 3 }]);
     const producer: Producer = client.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 2000 } });
     await producer.connect();
     try {
@@ -191,7 +181,7 @@ describe('E-000 smoke: Kafka', () => {
     const name = topic('latency');
     // Leaders pinned by the replica assignment: partition p is led by broker p+1.
     const ids = env.descriptor.kafka.brokers.map((b) => b.id);
-    await createTopicsAndWait(admin, [{ topic: name, replicaAssignment: ids.map((_, p) => ({ partition: p, replicas: ids.map((__, r) => ids[(p + r) % ids.length]!) })) }]);
+    await createTopicsAndWait(arena.admin, [{ topic: name, replicaAssignment: ids.map((_, p) => ({ partition: p, replicas: ids.map((__, r) => ids[(p + r) % ids.length]!) })) }]);
     const leaders = await Promise.all(ids.map((_, p) => leaderOf(name, p)));
     const target = leaders[1]!.leader;
     const producer = client.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -227,7 +217,8 @@ describe('E-000 smoke: Kafka', () => {
 describe('E-000 smoke: schema registry, MySQL, Redis', () => {
   it('the registry registers a schema and rejects an incompatible one under BACKWARD', async () => {
     const registry = schemaRegistry(env);
-    const subject = `${id}.registry-value`;
+    const subject = `${arena.id}.registry-value`;
+    arena.defer(() => deleteSubject(env, subject));
     const record = (fields: object[]) => JSON.stringify({ type: 'record', name: 'Account', namespace: 'lab.smoke', fields });
     const v1 = await registry.register({ type: SchemaType.AVRO, schema: record([{ name: 'id', type: 'string' }]) }, { subject });
     expect(v1.id).toBeGreaterThan(0);
@@ -248,7 +239,7 @@ describe('E-000 smoke: schema registry, MySQL, Redis', () => {
   });
 
   it('a MySQL transaction rolls back', async () => {
-    const pool = database.pool;
+    const pool = arena.database.pool;
     await pool.query('CREATE TABLE smoke (id INT PRIMARY KEY, note VARCHAR(40)) ENGINE=InnoDB');
     await pool.execute('INSERT INTO smoke (id, note) VALUES (?, ?)', [1, 'committed']);
     const connection = await pool.getConnection();
@@ -266,15 +257,11 @@ describe('E-000 smoke: schema registry, MySQL, Redis', () => {
   });
 
   it('Redis answers', async () => {
-    const client = redis(env);
-    try {
-      expect(await client.ping()).toBe('PONG');
-      await client.set(`${id}:greeting`, 'hello', 'EX', 60);
-      expect(await client.get(`${id}:greeting`)).toBe('hello');
-      expect(await deleteKeysWithPrefix(client, `${id}:`)).toBe(1);
-    } finally {
-      client.disconnect();
-    }
+    const cache = arena.redis();
+    expect(await cache.ping()).toBe('PONG');
+    await cache.set(`${arena.keyPrefix}greeting`, 'hello', 'EX', 60);
+    expect(await cache.get(`${arena.keyPrefix}greeting`)).toBe('hello');
+    expect(await deleteKeysWithPrefix(cache, arena.keyPrefix)).toBe(1);
   });
 
   it.runIf(env.toxiproxy)('MySQL, Redis and the registry are reached only through their proxies', async () => {

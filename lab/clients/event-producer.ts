@@ -3,7 +3,7 @@
  * docs/ARCHITECTURE.md): key = account id, Avro envelope in the Confluent wire format, event headers.
  * For experiments about the consumer side, so they do not depend on the producer side's behaviour.
  */
-import { EnvelopeSerde, eventHeaders, newEnvelope, RegistrySchemaSource, type EventEnvelope, type TopicNames } from '../../src/contract.ts';
+import { EnvelopeSerde, envelopeHeaders, newEnvelope, RegistrySchemaSource, type EventEnvelope, type TopicNames } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
 import type { LabEnvironment } from '../infra/environment.ts';
 
@@ -21,13 +21,7 @@ export async function produceEvents(env: LabEnvironment, topics: TopicNames, eve
   const producer = kafka(env, 'lab-event-producer').producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
-    const messages = await Promise.all(
-      events.map(async (e) => ({
-        key: e.aggregateId,
-        value: await serde.encode(e),
-        headers: { [eventHeaders.eventId]: e.eventId, [eventHeaders.eventType]: e.eventType, [eventHeaders.traceId]: e.traceId, [eventHeaders.aggregateId]: e.aggregateId },
-      })),
-    );
+    const messages = await Promise.all(events.map(async (e) => ({ key: e.aggregateId, value: await serde.encode(e), headers: envelopeHeaders(e) })));
     for (let i = 0; i < messages.length; i += 500) await producer.send({ topic: topics.events, acks: -1, messages: messages.slice(i, i + 500) });
   } finally {
     await producer.disconnect();

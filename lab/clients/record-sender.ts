@@ -10,7 +10,7 @@
  * Events go out as the relay would send them (docs/ARCHITECTURE.md): key = account id, the Avro envelope
  * in the registry's wire format, the event headers. `close` also deletes the schema subject it registered.
  */
-import { EnvelopeSerde, envelopeHeaders, eventHeaders, newEnvelope, RegistrySchemaSource, type EventEnvelope, type KafkaHeaders, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
+import { EnvelopeSerde, envelopeHeaders, newEnvelope, RegistrySchemaSource, type EventEnvelope, type KafkaHeaders, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
 import { deleteSubject } from '../infra/isolation.ts';
 import { walletEvents } from './event-producer.ts';
@@ -23,7 +23,7 @@ export interface Sent {
   sentAt: number;
 }
 
-/** The event headers of the pipeline contract. */
+/** A sender to `topics.events` (its own idempotent producer); `close` it when done. */
 export async function recordSender(env: LabEnvironment, topics: Pick<TopicNames, 'events'>) {
   const subject = `${topics.events}-value`;
   const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject });

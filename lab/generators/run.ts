@@ -33,13 +33,3 @@ export function propertyTimeout(perCaseMs: number, defaultRuns: number): number 
   return perCaseMs * Math.max(1, runs) + 60_000;
 }
 
-/** fc.assert with the lab's parameters; on failure the error names the replay command. */
-export async function assertProperty<Ts extends [unknown, ...unknown[]]>(suite: string, property: fc.IAsyncProperty<Ts>, defaultRuns = 3): Promise<void> {
-  const parameters = propertyParameters(defaultRuns) as fc.Parameters<Ts>;
-  const details = await fc.check(property, parameters);
-  if (details.failed) {
-    const replay = `LAB_SEED=${details.seed} LAB_PATH="${details.counterexamplePath}" npx vitest ${suite}`;
-    const cause = details.errorInstance instanceof Error ? details.errorInstance : undefined;
-    throw new Error(`${fc.defaultReportMessage(details) ?? 'property failed'}\n\ncause: ${cause?.stack ?? String(details.errorInstance)}\n\nreplay the shrunk counterexample: ${replay}`, { cause });
-  }
-}

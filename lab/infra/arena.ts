@@ -22,6 +22,7 @@ import { ensureTopics, type CommonConfig, type FailpointName, type ServiceConfig
 import { kafka, redis as redisClient } from './clients.ts';
 import type { LabEnvironment } from './environment.ts';
 import { pendingWaits } from './ports.ts';
+import { deadline } from '../util/deadline.ts';
 import { deleteGroupsWithPrefix, deleteKeysWithPrefix, deleteSubject, deleteTopicsWithPrefix, isolationId } from './isolation.ts';
 import { commonConfig, createMigratedDatabase, redisOf, startServiceProcess, type Exactly, type ServiceProcess } from './services.ts';
 
@@ -121,15 +122,7 @@ export function trackArena(cleanup: () => Promise<void>, timeoutMs = 45_000): ()
   let disposed: Promise<void> | undefined;
   // Bounded: a removal that hangs (a client call without a timeout) fails the case with this line
   // instead of holding the test until Vitest's bare timeout.
-  const bounded = async () => {
-    let timer: NodeJS.Timeout | undefined;
-    const overrun = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`disposing an arena took over ${timeoutMs} ms (still waiting for: ${pendingWaits().join('; ') || 'no waitFor'})`)), timeoutMs)));
-    try {
-      await Promise.race([cleanup(), overrun]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const bounded = () => deadline(cleanup(), timeoutMs, () => new Error(`disposing an arena took over ${timeoutMs} ms (still waiting for: ${pendingWaits().join('; ') || 'no waitFor'})`));
   const dispose = (): Promise<void> => (disposed ??= (live.delete(dispose), bounded()));
   live.add(dispose);
   return dispose;

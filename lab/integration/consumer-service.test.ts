@@ -34,7 +34,7 @@
  * Numbers   `[consumer] …` lines: time to apply, retries and DLQ counts per scenario.
  */
 import { request } from 'undici';
-import type { Producer } from 'kafkajs';
+import type { Message, Producer, RecordMetadata } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { balanceKey, EnvelopeSerde, envelopeHeaders, eventHeaders, failpoints, failureHeaders, frame, newEnvelope, RegistrySchemaSource, startService, type ConsumerConfig, type EventEnvelope, type RunningService, type TopicNames, type WalletEventPayload } from '../../src/contract.ts';
 import { kafka } from '../infra/clients.ts';
@@ -43,6 +43,7 @@ import { commonConfig, startServiceProcess } from '../infra/services.ts';
 import { fileArena, labEnvironment } from '../infra/vitest.ts';
 import { observeService } from '../observe/service.ts';
 import { readTopic as observeTopic, recordCount as countRecords } from '../observe/topic.ts';
+import { deadline } from '../util/deadline.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[consumer] ${line}`);
@@ -62,19 +63,8 @@ beforeAll(async () => {
   gateway = arena.own(await startService('notification-gateway', {}));
 });
 
-/**
- * Bounds a step that has no timeout of its own (Kafka client calls, a service stop), so a hang fails
- * the test within seconds and names the step, instead of a silent test timeout.
- */
-async function within<T>(what: string, ms: number, step: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([step, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** A step without a timeout of its own, bounded (lab/util/deadline.ts): a hang fails the test and names the step. */
+const within = <T>(what: string, ms: number, step: Promise<T>): Promise<T> => deadline(step, ms, () => new Error(`${what} did not finish within ${ms} ms`));
 
 afterEach(async () => {
   failpoints.clear();
@@ -91,17 +81,24 @@ interface Scenario {
   topics: TopicNames;
   serde: EnvelopeSerde;
   config(extra?: Partial<ConsumerConfig>): ConsumerConfig;
+  /** An envelope as a record per the pipeline contract: key = account id, registry-encoded value, envelope headers. */
+  record(e: EventEnvelope, partition?: number): Promise<Message>;
+  /** Records (contract ones, or poison) to the events topic with acks=all, in the order given. */
+  send(messages: Message[]): Promise<RecordMetadata[]>;
 }
 
 /** A fresh topic set and consumer group for one scenario. */
 async function scenario(name: string): Promise<Scenario> {
   const base = await within(`creating the ${name} topics`, 60_000, arena.topicSet(name, 2, [200, 400, 800]));
   const groupId = `${arena.id}.${name}.projection`;
+  const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${base.topics.events}-value` });
   return {
     topics: base.topics,
-    serde: new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${base.topics.events}-value` }),
+    serde,
     // 'error': the scenarios' failures are expected; their warn lines would bury the report lines.
     config: (extra = {}) => ({ ...base, groupId, logLevel: 'error', ...extra }),
+    record: async (e, partition) => ({ key: e.aggregateId, value: await serde.encode(e), headers: envelopeHeaders(e), ...(partition === undefined ? {} : { partition }) }),
+    send: (messages) => within(`producing ${messages.length} records to ${base.topics.events}`, 30_000, producer.send({ topic: base.topics.events, acks: -1, messages })),
   };
 }
 
@@ -125,8 +122,7 @@ function account(accountId: string) {
 
 /** Produces envelopes per the contract, in order (one send: per-key order is the order given). */
 async function produce(s: Scenario, envelopes: EventEnvelope[]): Promise<void> {
-  const messages = await Promise.all(envelopes.map(async (e) => ({ key: e.aggregateId, value: await s.serde.encode(e), headers: envelopeHeaders(e) })));
-  await within('producing events', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages }));
+  await s.send(await Promise.all(envelopes.map((e) => s.record(e))));
 }
 
 async function projection(accountId: string): Promise<{ balance: number; version: number; last_event_id: string } | undefined> {
@@ -138,6 +134,17 @@ async function projection(accountId: string): Promise<{ balance: number; version
 async function applications(eventIds: string[]): Promise<Record<string, number>> {
   const [rows] = await arena.database.pool.query('SELECT event_id, COUNT(*) AS n FROM applied_event_log WHERE event_id IN (?) GROUP BY event_id', [eventIds]);
   return Object.fromEntries((rows as Array<{ event_id: string; n: number }>).map((r) => [r.event_id, Number(r.n)]));
+}
+
+/** processed_event rows of the scenario's consumer group (the idempotent consumer's dedupe keys). */
+async function processedEvents(s: Scenario): Promise<number> {
+  const [rows] = await arena.database.pool.query('SELECT COUNT(*) AS n FROM processed_event WHERE consumer_group = ?', [s.config().groupId]);
+  return Number((rows as Array<{ n: number }>)[0]!.n);
+}
+
+/** How often the notification gateway got each event id. */
+async function deliveries(): Promise<Record<string, number>> {
+  return ((await (await request(`${gateway.url}/notifications`)).body.json()) as { deliveriesByEventId: Record<string, number> }).deliveriesByEventId;
 }
 
 const recordCount = (topic: string) => within(`reading the offsets of ${topic}`, 30_000, countRecords(arena.admin, topic));
@@ -183,14 +190,13 @@ describe('consumer-service', () => {
     expect(await projection(b.id)).toEqual({ balance: 250, version: 3, last_event_id: events[6]!.eventId });
     const ids = events.map((e) => e.eventId);
     expect(await applications(ids)).toEqual(Object.fromEntries(ids.map((eventId) => [eventId, 1])));
-    const [processed] = await arena.database.pool.query('SELECT COUNT(*) AS n FROM processed_event WHERE consumer_group = ?', [s.config().groupId]);
-    expect(Number((processed as Array<{ n: number }>)[0]!.n)).toBe(events.length);
+    expect(await processedEvents(s)).toBe(events.length);
     expect(await service.metrics.value('duplicates_skipped_total')).toBe(1);
     expect(await service.metrics.value('events_applied_total')).toBe(events.length);
     expect(await service.metrics.value('dlq_total')).toBe(0);
 
-    const delivered = (await (await request(`${gateway.url}/notifications`)).body.json()) as { deliveriesByEventId: Record<string, number> };
-    for (const eventId of ids) expect(delivered.deliveriesByEventId[eventId]).toBe(1);
+    const delivered = await deliveries();
+    for (const eventId of ids) expect(delivered[eventId]).toBe(1);
     expect(await arena.redis().exists(balanceKey(arena.keyPrefix, b.id))).toBe(0);
 
     const exposed = observeService(service);
@@ -211,10 +217,8 @@ describe('consumer-service', () => {
     await waitFor('both copies of the deposit applied', async () => (await applications([deposit.eventId]))[deposit.eventId] === 2, { timeoutMs: 60_000 });
     expect(await projection(n.id)).toEqual({ balance: 200, version: 2, last_event_id: deposit.eventId });
     expect(await service.metrics.value('duplicates_skipped_total')).toBe(0);
-    const [processed] = await arena.database.pool.query('SELECT COUNT(*) AS n FROM processed_event WHERE consumer_group = ?', [s.config().groupId]);
-    expect(Number((processed as Array<{ n: number }>)[0]!.n)).toBe(0);
-    const delivered = (await (await request(`${gateway.url}/notifications`)).body.json()) as { deliveriesByEventId: Record<string, number> };
-    expect(delivered.deliveriesByEventId[deposit.eventId]).toBe(2);
+    expect(await processedEvents(s)).toBe(0);
+    expect((await deliveries())[deposit.eventId]).toBe(2);
     report('naive: duplicated deposit applied 2x, balance 200 instead of 100');
   });
 
@@ -232,14 +236,14 @@ describe('consumer-service', () => {
     // Everything on partition 0, in this order: four poison records, then good ones.
     const partition = 0;
     const messages = [
-      { key: p.id, value: Buffer.from(JSON.stringify({ eventId: 'x', amount: 5 })), headers: { [eventHeaders.eventId]: 'json-1' } },
-      { key: p.id, value: frame(999_999_999, Buffer.from([2, 4, 6])), headers: { [eventHeaders.eventId]: 'unknown-id-1' } },
-      { key: p.id, value: await s.serde.encode(unknownAccount), headers: envelopeHeaders(unknownAccount) },
-      { key: p.id, value: await s.serde.encode(opened), headers: envelopeHeaders(opened) },
-      { key: p.id, value: await s.serde.encode(zero), headers: envelopeHeaders(zero) },
-      { key: p.id, value: await s.serde.encode(deposit), headers: envelopeHeaders(deposit) },
-    ].map((m) => ({ ...m, partition }));
-    const [sent] = await within('producing poison records', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages }));
+      { value: Buffer.from(JSON.stringify({ eventId: 'x', amount: 5 })), headers: { [eventHeaders.eventId]: 'json-1' } },
+      { value: frame(999_999_999, Buffer.from([2, 4, 6])), headers: { [eventHeaders.eventId]: 'unknown-id-1' } },
+      await s.record(unknownAccount),
+      await s.record(opened),
+      await s.record(zero),
+      await s.record(deposit),
+    ].map((m) => ({ ...m, key: p.id, partition })); // every record keyed p (the ghost's deposit too)
+    const [sent] = await s.send(messages);
     const base = Number(sent!.baseOffset);
     const service = await start(s.config());
 
@@ -286,11 +290,10 @@ describe('consumer-service', () => {
     const size = oversizedValueBytes;
     const big = Buffer.alloc(size, 'x');
     big.write('{"not":"avro"}');
-    const [sent] = await within('producing the oversized record', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [{ partition: 0, key: o.id, value: big, headers: { [eventHeaders.eventId]: 'huge-1' } }] }));
+    const [sent] = await s.send([{ partition: 0, key: o.id, value: big, headers: { [eventHeaders.eventId]: 'huge-1' } }]);
     const bigOffset = sent!.baseOffset;
     // Behind it on the same partition, and on the other partition.
-    const encode = async (e: EventEnvelope, partition: number) => ({ partition, key: e.aggregateId, value: await s.serde.encode(e), headers: envelopeHeaders(e) });
-    await within('producing the good records', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [await encode(openedO, 0), await encode(depositO, 0), await encode(openedQ, 1)] }));
+    await s.send([await s.record(openedO, 0), await s.record(depositO, 0), await s.record(openedQ, 1)]);
     const service = await start(s.config());
 
     await waitFor('the records behind the oversized one applied', async () => (await projection(o.id))?.version === 2 && (await projection(q.id))?.version === 1, { timeoutMs: 45_000 });
@@ -321,7 +324,7 @@ describe('consumer-service', () => {
     const s = await scenario('oversized-retry');
     const big = Buffer.alloc(oversizedValueBytes, 'y');
     failpoints.set('consumer.apply', 'error(count=1)');
-    const [sent] = await within('producing the oversized record', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [{ partition: 1, key: 'big', value: big, headers: { [eventHeaders.eventId]: 'huge-2' } }] }));
+    const [sent] = await s.send([{ partition: 1, key: 'big', value: big, headers: { [eventHeaders.eventId]: 'huge-2' } }]);
     const service = await start(s.config());
 
     const [dead] = await readTopic(s.topics.dlq, 1);
@@ -348,7 +351,7 @@ describe('consumer-service', () => {
     const s = await scenario('crash');
     const service = await startServiceProcess('consumer', s.config());
     try {
-      await within('producing a poison record', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages: [{ partition: 0, key: 'k', value: Buffer.from('not avro'), headers: { [eventHeaders.eventId]: 'crash-1' } }] }));
+      await s.send([{ partition: 0, key: 'k', value: Buffer.from('not avro'), headers: { [eventHeaders.eventId]: 'crash-1' } }]);
       await service.exited(45_000);
       const log = service.log();
       expect(log).toMatch(/"level":60[^\n]*kafka consumer crashed and will not restart/);
@@ -506,16 +509,14 @@ describe('consumer-service: batch apply (the idempotent default)', () => {
     const a = account(`${arena.id}-bp`);
     const opened = a.event({ type: 'AccountOpened', accountId: a.id, owner: 'paula', currency: 'EUR' });
     const deposits = [10, 20, 30].map((amount) => a.event({ type: 'FundsDeposited', accountId: a.id, amount }));
-    const encode = async (e: EventEnvelope) => ({ partition: 0, key: a.id, value: await s.serde.encode(e), headers: envelopeHeaders(e) });
-    const messages = [
-      await encode(opened),
-      await encode(deposits[0]!),
+    await s.send([
+      await s.record(opened, 0),
+      await s.record(deposits[0]!, 0),
       { partition: 0, key: a.id, value: Buffer.from('{"not":"avro"}'), headers: { [eventHeaders.eventId]: 'batch-json' } },
-      await encode(deposits[1]!),
+      await s.record(deposits[1]!, 0),
       { partition: 0, key: a.id, value: frame(999_999_998, Buffer.from([1, 2])), headers: { [eventHeaders.eventId]: 'batch-unknown-schema' } },
-      await encode(deposits[2]!),
-    ];
-    await within('producing', 30_000, producer.send({ topic: s.topics.events, acks: -1, messages }));
+      await s.record(deposits[2]!, 0),
+    ]);
     const service = await start(s.config());
 
     // Counters move after COMMIT returns, a moment after the projection is visible: wait for both.

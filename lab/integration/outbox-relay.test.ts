@@ -18,63 +18,30 @@
  *           row the relay marks is on the topic (no acknowledgement of a batch taken for a duplicate).
  * Numbers   `[outbox-relay] …`: drain time and how the two relays split the work.
  */
-import { Partitioners, type Admin, type Kafka } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTopics, EnvelopeSerde, eventHeaders, newEnvelope, outboxRow, readHeaders, RegistrySchemaSource, startService, type EventEnvelope, type RelayConfig, type RunningService } from '../../src/contract.ts';
-import { directKafka, kafka } from '../infra/clients.ts';
-import { deleteTopicsWithPrefix, isolationId, type IsolatedDatabase } from '../infra/isolation.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, startService, type EventEnvelope, type RelayConfig, type RunningService } from '../../src/contract.ts';
+import { writeOutboxRows } from '../clients/outbox-writer.ts';
+import { directKafka } from '../infra/clients.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
 import { Nemesis } from '../nemesis/nemesis.ts';
-import { commonConfig, createMigratedDatabase } from '../infra/services.ts';
-import { labEnvironment } from '../infra/vitest.ts';
+import { commonConfig } from '../infra/services.ts';
+import { fileArena, labEnvironment } from '../infra/vitest.ts';
+import { readTopic } from '../observe/topic.ts';
 
 const env = labEnvironment();
-const id = isolationId(env, 'relay');
+// One database for the file; each test its own topic set (arena.topicSet), so it reads only its own records.
+const arena = fileArena(env, 'relay', 6, { topics: false });
 const report = (line: string) => console.log(`[outbox-relay] ${line}`);
-
-let database: IsolatedDatabase;
-let client: Kafka;
-let admin: Admin;
 const running: RunningService[] = [];
-const groups: string[] = [];
-const subjects: string[] = [];
 
-beforeAll(async () => {
-  database = await createMigratedDatabase(env, id);
-  client = kafka(env, `${id}-test`);
-  admin = client.admin();
-  await admin.connect();
-});
-
-// After each test, not only at the end: the tests share one database, and a relay a failed test left
-// running would publish the next test's rows to its own topic (seen once: a leader-move timeout, then
-// the next test missing 4 events).
+// After each test, not at the end of the file (as arena.own would): the tests share one database, and a
+// relay a failed test left running would publish the next test's rows to its own topic (seen once: a
+// leader-move timeout, then the next test missing 4 events).
 afterEach(async () => {
   while (running.length) await running.pop()!.stop().catch(() => undefined);
 });
-
-afterAll(async () => {
-  if (admin) {
-    await admin.deleteGroups(groups).catch(() => undefined);
-    await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
-    await admin.disconnect();
-  }
-  for (const subject of subjects) {
-    const url = `${env.descriptor.schemaRegistry.url}/subjects/${encodeURIComponent(subject)}`;
-    await fetch(url, { method: 'DELETE' }).catch(() => undefined);
-    await fetch(`${url}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
-  }
-  await database?.drop();
-});
-
-/** A config with its own topic set (one per case, so each case reads only its own records). */
-async function caseConfig(name: string): Promise<RelayConfig> {
-  const config = commonConfig(env, { database: id, topicPrefix: `${id}.${name}.` });
-  await ensureTopics(admin, config.topics);
-  subjects.push(`${config.topics.events}-value`);
-  return config;
-}
 
 async function startRelay(config: RelayConfig): Promise<RunningService> {
   const relay = await startService('relay', config);
@@ -86,6 +53,12 @@ async function stopRelay(relay: RunningService): Promise<void> {
   await relay.stop();
   running.splice(running.indexOf(relay), 1);
 }
+
+/** Event `version` of an account, as the command-service writes it: AccountOpened first, then deposits. */
+const accountEvent = (accountId: string, version: number): EventEnvelope =>
+  version === 1
+    ? newEnvelope({ type: 'AccountOpened', accountId, owner: `owner ${accountId}`, currency: 'EUR' }, { id: accountId, version })
+    : newEnvelope({ type: 'FundsDeposited', accountId, amount: version * 10 }, { id: accountId, version });
 
 /**
  * Outbox rows for `accounts` accounts with `perAccount` events each (AccountOpened, then deposits),
@@ -107,62 +80,22 @@ async function writeOutbox(prefix: string, accounts: number, perAccount: number,
     const accountId = open[Math.floor(next() * open.length)]!;
     const version = versions.get(accountId)! + 1;
     versions.set(accountId, version);
-    envelopes.push(
-      version === 1
-        ? newEnvelope({ type: 'AccountOpened', accountId, owner: `owner ${accountId}`, currency: 'EUR' }, { id: accountId, version })
-        : newEnvelope({ type: 'FundsDeposited', accountId, amount: version * 10 }, { id: accountId, version }),
-    );
+    envelopes.push(accountEvent(accountId, version));
   }
-  for (let i = 0; i < envelopes.length; i += 500) {
-    await database.pool.query('INSERT INTO outbox_event (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, shard, payload, headers) VALUES ?', [
-      envelopes.slice(i, i + 500).map((envelope) => outboxRow(envelope, shards)),
-    ]);
-  }
+  await writeOutboxRows(arena.database.pool, envelopes, { shards });
   return envelopes;
 }
 
-interface TopicRecord {
-  partition: number;
-  offset: number;
-  key: string;
-  headerEventId: string;
-  envelope: EventEnvelope;
-}
-
 /**
- * Reads the topic from the beginning until `expected` records arrived, plus a second for extras.
- * With `orAfterMs`, returns what arrived by then instead of failing (a test that counts what is missing).
+ * The events topic read from the beginning by the independent observer until `expected` records arrived
+ * and 1 s passed without more (a duplicate shows up), values decoded; what arrived by `timeoutMs` else.
  */
-async function readTopic(config: RelayConfig, expected: number, orAfterMs?: number): Promise<TopicRecord[]> {
-  const groupId = `${id}.reader-${groups.length + 1}`;
-  groups.push(groupId);
+async function readEvents(config: RelayConfig, expected: number, timeoutMs = 60_000) {
   const serde = new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${config.topics.events}-value` });
-  const consumer = client.consumer({ groupId, maxWaitTimeInMs: 200 });
-  const records: TopicRecord[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic: config.topics.events, fromBeginning: true });
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) {
-          records.push({
-            partition: batch.partition,
-            offset: Number(message.offset),
-            key: message.key!.toString(),
-            headerEventId: readHeaders(message.headers)[eventHeaders.eventId]!,
-            envelope: await serde.decode(message.value),
-          });
-        }
-      },
-    });
-    const until = orAfterMs === undefined ? Infinity : Date.now() + orAfterMs;
-    await waitFor(`${expected} records on ${config.topics.events}`, async () => records.length >= expected || Date.now() >= until, { timeoutMs: 60_000, intervalMs: 200 });
-    await sleep(1000); // anything arriving now is a duplicate
-    return [...records];
-  } finally {
-    await consumer.disconnect();
-  }
+  const records = await readTopic(env, config.topics.events, { expected, quietMs: 1000, timeoutMs });
+  return Promise.all(records.map(async (r) => ({ partition: r.partition, offset: r.offset, key: r.key, headerEventId: r.eventId, envelope: await serde.decode(r.value) })));
 }
+type TopicRecord = Awaited<ReturnType<typeof readEvents>>[number];
 
 /** Exactly once per event id, and per account versions 1, 2, 3 … in partition order. */
 function check(records: TopicRecord[], written: EventEnvelope[]) {
@@ -172,10 +105,10 @@ function check(records: TopicRecord[], written: EventEnvelope[]) {
   const ordered = [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
   const last = new Map<string, number>();
   const outOfOrder: string[] = [];
-  for (const record of ordered) {
-    const previous = last.get(record.key) ?? 0;
-    if (record.envelope.aggregateVersion !== previous + 1) outOfOrder.push(`${record.key}: v${previous} then v${record.envelope.aggregateVersion}`);
-    last.set(record.key, record.envelope.aggregateVersion);
+  for (const { envelope } of ordered) {
+    const previous = last.get(envelope.aggregateId) ?? 0;
+    if (envelope.aggregateVersion !== previous + 1) outOfOrder.push(`${envelope.aggregateId}: v${previous} then v${envelope.aggregateVersion}`);
+    last.set(envelope.aggregateId, envelope.aggregateVersion);
   }
   return {
     duplicated: [...counts].filter(([, n]) => n > 1).map(([eventId]) => eventId),
@@ -189,16 +122,38 @@ function check(records: TopicRecord[], written: EventEnvelope[]) {
 const clean = { duplicated: [], missing: [], unexpected: [], wrongKeyOrHeader: 0, outOfOrder: [] };
 
 async function unpublished(eventIds: string[]): Promise<number> {
-  const [[row]] = await database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM outbox_event WHERE published_at IS NULL AND event_id IN (?)', [eventIds]);
+  const [[row]] = await arena.database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM outbox_event WHERE published_at IS NULL AND event_id IN (?)', [eventIds]);
   return Number(row!.n);
+}
+
+/**
+ * For the leader-move tests: a topic set whose events topic has 2 partitions, p0 led by broker 1 and p1
+ * by broker 2 (pinned by the replica assignment), and an admin that dials the brokers directly: its
+ * requests must not be held with the relay's when broker 2's link is.
+ */
+async function pinnedTopicSet(scope: string) {
+  const [one, two, three] = env.descriptor.kafka.brokers;
+  if (!one || !two || !three || !two.proxy) throw new Error('this test needs 3 brokers behind Toxiproxy');
+  const topic = commonConfig(env, { database: arena.id, topicPrefix: `${arena.id}.${scope}.` }).topics.events;
+  const direct = (await directKafka(env, `${arena.id}-direct-${scope}`)).admin();
+  await direct.connect();
+  arena.defer(() => direct.disconnect());
+  await arena.admin.createTopics({ topics: [{ topic, replicaAssignment: [{ partition: 0, replicas: [one.id, two.id, three.id] }, { partition: 1, replicas: [two.id, one.id, three.id] }] }] });
+  const leadersAre = (p0: number, p1: number) => async () => {
+    const now = new Map((await direct.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
+    return now.get(0) === p0 && now.get(1) === p1;
+  };
+  await waitFor('p0 led by broker 1, p1 by broker 2', leadersAre(one.id, two.id), { timeoutMs: 30_000, intervalMs: 100 });
+  const config = await arena.topicSet(scope); // the retry topics and the DLQ (the events topic exists)
+  return { config, topic, direct, leadersAre, brokers: [one, two, three] as const, heldProxy: two.proxy };
 }
 
 describe('outbox-relay', () => {
   it('drains pre-written outbox rows to the topic, each event once, in version order per account', async () => {
-    const config = await caseConfig('one');
+    const config = await arena.topicSet('one');
     const written = await writeOutbox('one', 10, 30);
     const relay = await startRelay({ ...config, relayId: 'relay-one' });
-    const records = await readTopic(config, written.length);
+    const records = await readEvents(config, written.length);
     expect(check(records, written)).toEqual(clean);
     expect(records.find((r) => r.envelope.eventId === written[0]!.eventId)?.envelope).toEqual(written[0]);
     await waitFor('the relay to mark every row', async () => (await unpublished(written.map((e) => e.eventId))) === 0, { timeoutMs: 10_000 });
@@ -213,10 +168,10 @@ describe('outbox-relay', () => {
   it('never publishes an account past its oldest unpublished row while that row is still locked (a dying relay)', async () => {
     // When a relay dies mid-batch, MariaDB frees its GET_LOCK lease before its rollback frees the row
     // locks. Another connection holding the lock on an account's oldest row reproduces that window.
-    const config = await caseConfig('locked');
+    const config = await arena.topicSet('locked');
     const written = await writeOutbox('locked', 1, 4); // one account: versions 1..4, one shard
-    const [[first]] = await database.pool.query<RowDataPacket[]>('SELECT id FROM outbox_event WHERE event_id = ?', [written[0]!.eventId]);
-    const holder = await database.pool.getConnection();
+    const [[first]] = await arena.database.pool.query<RowDataPacket[]>('SELECT id FROM outbox_event WHERE event_id = ?', [written[0]!.eventId]);
+    const holder = await arena.database.pool.getConnection();
     try {
       await holder.beginTransaction();
       await holder.query('SELECT id FROM outbox_event WHERE id = ? FOR UPDATE', [first!.id]);
@@ -224,7 +179,7 @@ describe('outbox-relay', () => {
       await sleep(1500); // many passes: without the guard the relay would publish versions 2..4 now
       expect(await unpublished(written.map((e) => e.eventId))).toBe(written.length);
       await holder.rollback();
-      const records = await readTopic(config, written.length);
+      const records = await readEvents(config, written.length);
       expect(check(records, written)).toEqual(clean);
       await stopRelay(relay);
     } finally {
@@ -233,12 +188,12 @@ describe('outbox-relay', () => {
   });
 
   it('two relays at once: 2,000 events across 50 accounts, each once, per-account order kept, backlog 0', async () => {
-    const config = await caseConfig('two');
+    const config = await arena.topicSet('two');
     const written = await writeOutbox('two', 50, 40, 11);
     const started = Date.now();
     // Small batches so the relays interleave on shards many times.
     const [a, b] = await Promise.all([startRelay({ ...config, relayId: 'relay-a', batchSize: 25 }), startRelay({ ...config, relayId: 'relay-b', batchSize: 25 })]);
-    const records = await readTopic(config, written.length);
+    const records = await readEvents(config, written.length);
     await waitFor('backlog 0', async () => (await a!.metrics.value('outbox_backlog')) === 0, { timeoutMs: 30_000 });
     const byA = await a!.metrics.value('relay_published_total');
     const byB = await b!.metrics.value('relay_published_total');
@@ -252,7 +207,7 @@ describe('outbox-relay', () => {
   });
 
   it('keeps rows and records the failure while Kafka is unreachable, then a healthy relay drains them once', async () => {
-    const config = await caseConfig('fail');
+    const config = await arena.topicSet('fail');
     const written = await writeOutbox('fail', 8, 5, 23);
     const eventIds = written.map((e) => e.eventId);
     const broken = await startRelay({
@@ -265,7 +220,7 @@ describe('outbox-relay', () => {
     await waitFor(
       'every row to record a failed attempt',
       async () => {
-        const [[row]] = await database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM outbox_event WHERE attempts = 0 AND event_id IN (?)', [eventIds]);
+        const [[row]] = await arena.database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM outbox_event WHERE attempts = 0 AND event_id IN (?)', [eventIds]);
         return Number(row!.n) === 0;
       },
       { timeoutMs: 20_000, intervalMs: 100 },
@@ -277,7 +232,7 @@ describe('outbox-relay', () => {
     expect(await broken.metrics.value('outbox_backlog')).toBe(written.length);
     await stopRelay(broken);
 
-    const [failed] = await database.pool.query<RowDataPacket[]>('SELECT attempts, last_error, published_at FROM outbox_event WHERE event_id IN (?)', [eventIds]);
+    const [failed] = await arena.database.pool.query<RowDataPacket[]>('SELECT attempts, last_error, published_at FROM outbox_event WHERE event_id IN (?)', [eventIds]);
     expect(failed).toHaveLength(written.length);
     for (const row of failed) {
       expect(row.published_at).toBeNull();
@@ -288,7 +243,7 @@ describe('outbox-relay', () => {
     report(`unreachable Kafka: ${errors} failed batches, up to ${maxAttempts} attempts per row, last_error e.g. "${String(failed[0]!.last_error).slice(0, 100)}"`);
 
     const healthy = await startRelay({ ...config, relayId: 'relay-healthy' });
-    const records = await readTopic(config, written.length);
+    const records = await readEvents(config, written.length);
     expect(check(records, written)).toEqual(clean);
     await waitFor('the healthy relay to mark every row', async () => (await unpublished(eventIds)) === 0, { timeoutMs: 10_000 });
     expect(await healthy.metrics.value('relay_published_total')).toBe(written.length);
@@ -300,21 +255,7 @@ describe('outbox-relay', () => {
     // its proxy; p0 is acknowledged at once; then p1 is reassigned to brokers [1, 3], so broker 2 answers
     // the held request NOT_LEADER. kafkajs retries, finds p1 on broker 1 — which already answered for p0 —
     // and resolves send() without ever re-sending p1. A relay that trusts send() marks p1's rows published.
-    const [one, two, three] = env.descriptor.kafka.brokers;
-    if (!one || !two || !three || !two.proxy) throw new Error('this test needs 3 brokers behind Toxiproxy');
-    const config = commonConfig(env, { database: id, topicPrefix: `${id}.leader.` });
-    const topic = config.topics.events;
-    // The test's own admin dials the brokers directly: its requests must not be held with the relay's.
-    const direct = (await directKafka(env, `${id}-direct`)).admin();
-    await direct.connect();
-    await admin.createTopics({ topics: [{ topic, replicaAssignment: [{ partition: 0, replicas: [one.id, two.id, three.id] }, { partition: 1, replicas: [two.id, one.id, three.id] }] }] });
-    const leaders = async () => new Map((await direct.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
-    await waitFor('both partitions to have their leaders', async () => {
-      const now = await leaders().catch(() => new Map<number, number>());
-      return now.get(0) === one.id && now.get(1) === two.id;
-    }, { timeoutMs: 30_000, intervalMs: 100 });
-    await ensureTopics(admin, config.topics); // retry topics and DLQ (the events topic exists)
-    subjects.push(`${topic}-value`);
+    const { config, topic, direct, leadersAre, brokers: [one, , three], heldProxy } = await pinnedTopicSet('leader');
     const nemesis = new Nemesis(env);
     const relay = await startRelay({
       ...config,
@@ -328,14 +269,14 @@ describe('outbox-relay', () => {
     let written: EventEnvelope[] = [];
     const heldMs = 8000;
     try {
-      await nemesis.latency(two.proxy, heldMs, 0, 'upstream');
+      await nemesis.latency(heldProxy, heldMs, 0, 'upstream');
       // Written only now, so the relay's first batch is the one that meets the held link. One shard:
       // a single batch holds every row, across both partitions.
       written = await writeOutbox('leader', 12, 2, 31, 1);
       await waitFor('p0 acknowledged by broker 1', async () => Number((await direct.fetchTopicOffsets(topic)).find((p) => p.partition === 0)?.high ?? 0) > 0, { timeoutMs: 20_000, intervalMs: 50 });
       const moveStarted = Date.now();
       await direct.alterPartitionReassignments({ topics: [{ topic, partitionAssignment: [{ partition: 1, replicas: [one.id, three.id] }] }] });
-      await waitFor('p1 to be led by broker 1', async () => (await leaders()).get(1) === one.id, { timeoutMs: 10_000, intervalMs: 50 });
+      await waitFor('p1 to be led by broker 1', leadersAre(one.id, one.id), { timeoutMs: 10_000, intervalMs: 50 });
       const moveMs = Date.now() - moveStarted;
       // The premise: the leader moved while the request to broker 2 was still held in its proxy (it was
       // written after p0's, which broker 1 had acknowledged when the move started).
@@ -345,9 +286,8 @@ describe('outbox-relay', () => {
       await waitFor('the relay to mark every row', async () => (await unpublished(written.map((e) => e.eventId))) === 0, { timeoutMs: 60_000, intervalMs: 100 });
     } finally {
       await nemesis.heal();
-      await direct.disconnect();
     }
-    const onTopic = new Set((await readTopic(config, written.length, 10_000)).map((r) => r.envelope.eventId));
+    const onTopic = new Set((await readEvents(config, written.length, 10_000)).map((r) => r.envelope.eventId));
     const markedButAbsent = written.filter((e) => !onTopic.has(e.eventId)).map((e) => `${e.aggregateId} v${e.aggregateVersion}`);
     report(`leader moved mid-batch: ${written.length} rows marked, ${onTopic.size} distinct on the topic, marked but absent ${markedButAbsent.length}`);
     expect(markedButAbsent).toEqual([]);
@@ -369,33 +309,15 @@ describe('outbox-relay', () => {
     // the NEXT batch for p1 gets sequence 1 once more: broker 1 takes it for a retry of the batch it
     // holds, answers "appended at offset X" without appending it, and the relay marks a row whose event
     // is on no broker — E-001's lost v22 next to a present v23.
-    const [one, two, three] = env.descriptor.kafka.brokers;
-    if (!one || !two || !three || !two.proxy) throw new Error('this test needs 3 brokers behind Toxiproxy');
-    const config = commonConfig(env, { database: id, topicPrefix: `${id}.sequence.` });
-    const topic = config.topics.events;
-    const direct = (await directKafka(env, `${id}-direct-seq`)).admin();
-    await direct.connect();
-    await admin.createTopics({ topics: [{ topic, replicaAssignment: [{ partition: 0, replicas: [one.id, two.id, three.id] }, { partition: 1, replicas: [two.id, one.id, three.id] }] }] });
-    const leaders = async () => new Map((await direct.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
-    const leadersAre = (p0: number, p1: number) => async () => {
-      const now = await leaders().catch(() => new Map<number, number>());
-      return now.get(0) === p0 && now.get(1) === p1;
-    };
-    await waitFor('p0 led by broker 1, p1 by broker 2', leadersAre(one.id, two.id), { timeoutMs: 30_000, intervalMs: 100 });
-    await ensureTopics(admin, config.topics);
-    subjects.push(`${topic}-value`);
+    const { config, topic, direct, leadersAre, brokers: [one, two, three], heldProxy } = await pinnedTopicSet('sequence');
     // One account on each partition, by the producer's own partitioner (Java's murmur2).
     const partitioner = Partitioners.DefaultPartitioner();
     const partitionMetadata = [0, 1].map((partitionId) => ({ partitionId, leader: partitionId, replicas: [], isr: [], partitionErrorCode: 0 }));
     const accountOn = (partition: number) => Array.from({ length: 50 }, (_, i) => `sequence-${i}`).find((key) => partitioner({ topic, partitionMetadata, message: { key, value: null } }) === partition)!;
     const [onP0, onP1] = [accountOn(0), accountOn(1)];
-    const event = (accountId: string, version: number): EventEnvelope =>
-      version === 1
-        ? newEnvelope({ type: 'AccountOpened', accountId, owner: `owner ${accountId}`, currency: 'EUR' }, { id: accountId, version })
-        : newEnvelope({ type: 'FundsDeposited', accountId, amount: version * 10 }, { id: accountId, version });
     const written: EventEnvelope[] = [];
     const publish = async (what: string, envelopes: EventEnvelope[]) => {
-      await database.pool.query('INSERT INTO outbox_event (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, shard, payload, headers) VALUES ?', [envelopes.map((envelope) => outboxRow(envelope, 1))]);
+      await writeOutboxRows(arena.database.pool, envelopes, { shards: 1 });
       written.push(...envelopes);
       await waitFor(what, async () => (await unpublished(envelopes.map((e) => e.eventId))) === 0, { timeoutMs: 40_000, intervalMs: 100 });
     };
@@ -404,23 +326,18 @@ describe('outbox-relay', () => {
     const relay = await startRelay({ ...config, relayId: 'relay-sequence', outboxShards: 1, batchSize: 500, concurrency: 1, pollIntervalMs: 10, kafka: { brokers: [one.address, three.address] } });
     try {
       // The producer learns the topic's leaders (p0 → 1, p1 → 2) and writes to p0 only: p1 never saw it.
-      await publish('the warm-up batch marked', [event(onP0, 1)]);
-      await nemesis.latency(two.proxy, 8000, 0, 'upstream');
+      await publish('the warm-up batch marked', [accountEvent(onP0, 1)]);
+      await nemesis.latency(heldProxy, 8000, 0, 'upstream');
       await direct.alterPartitionReassignments({ topics: [{ topic, partitionAssignment: [{ partition: 0, replicas: [three.id, two.id] }, { partition: 1, replicas: [one.id, three.id] }] }] });
       await waitFor('p0 led by broker 3, p1 by broker 1', leadersAre(three.id, one.id), { timeoutMs: 20_000, intervalMs: 100 });
-      await publish('the retried batch marked', [event(onP0, 2), event(onP1, 1)]);
+      await publish('the retried batch marked', [accountEvent(onP0, 2), accountEvent(onP1, 1)]);
       await nemesis.heal();
-      await publish('the next batch marked', [event(onP1, 2)]);
-      await publish('the batch after it marked', [event(onP1, 3)]);
-    } catch (error) {
-      // A relay left running would publish the next test's rows (same database) to this test's topic.
-      await stopRelay(relay);
-      throw error;
+      await publish('the next batch marked', [accountEvent(onP1, 2)]);
+      await publish('the batch after it marked', [accountEvent(onP1, 3)]);
     } finally {
       await nemesis.heal();
-      await direct.disconnect();
     }
-    const onTopic = await readTopic(config, written.length, 10_000);
+    const onTopic = await readEvents(config, written.length, 10_000);
     const ids = new Set(onTopic.map((r) => r.envelope.eventId));
     const markedButAbsent = written.filter((e) => !ids.has(e.eventId)).map((e) => `${e.aggregateId} v${e.aggregateVersion}`);
     report(`stale sequence after a retried send: ${written.length} rows marked, ${ids.size} distinct on the topic, marked but absent: ${markedButAbsent.join(', ') || 'none'}`);

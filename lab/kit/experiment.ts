@@ -1,8 +1,9 @@
 /**
  * The experiment runner: a suite states what each arm claims and how one case runs; the runner owns the
  * rest — a fresh arena per case released when the case ends (pass or fail), a History per case, the
- * `[e-00x]` line, the numbers summed over cases, the expectations judged once, the report entry (also
- * when the arm fails, with the command that replays it) and the assertion.
+ * `[e-00x]` line, the numbers combined over cases (combine.ts: sums, or a statistic of pooled samples),
+ * the expectations judged once, the report entry (also when the arm fails, with the command that
+ * replays it) and the assertion.
  *
  *   const e004 = experiment({ id: 'E-004', title: '…', question: 'What does a crash mid-batch cost …?', suite: 'lab/e-004',
  *                             arena: (label) => createArena(env, `e004_${label}`, 6) });
@@ -27,7 +28,10 @@ import { History } from '../history/history.ts';
 import { disposeArenas } from '../infra/arena.ts';
 import { pendingWaits } from '../infra/ports.ts';
 import { propertyParameters, propertyTimeout } from '../generators/run.ts';
+import { formatValue } from '../report/format.ts';
 import { recordArm, type ArmResult, type ExpectationResult } from '../report/results.ts';
+import { deadline } from '../util/deadline.ts';
+import { caseNumbers, combine, type Combine, type Observations } from './combine.ts';
 import { describeEvaluation, evaluate, type Evaluation, type Expectations, type Numbers } from './expectations.ts';
 
 export interface ExperimentSpec<A extends AsyncDisposable> {
@@ -65,16 +69,16 @@ export interface ArmSpec<A, C = undefined> {
   expect?: Expectations;
   /** Claims at least one case must satisfy: the fault path really fired. An arm where none did fails. */
   sometimes?: Expectations;
-  /** How a number combines over cases in the arm's totals (default: sum). */
-  combine?: Record<string, 'sum' | 'max' | 'min'>;
+  /** How a number combines over cases in the arm's totals (default: sum); samples need a statistic, e.g. `p(99)` (combine.ts). */
+  combine?: Record<string, Combine>;
   /**
    * Budget of one case (default 120 s). A case that overruns it fails with what it was waiting for
    * (lab/infra/ports.ts `pendingWaits`) and the replay line, and its arena is disposed: a hung case
    * must not end as Vitest's bare "Test timed out", which names neither.
    */
   caseTimeoutMs?: number;
-  /** Runs one case and returns what it observed. */
-  run(context: CaseContext<A, C>): Promise<Numbers>;
+  /** Runs one case and returns what it observed: numbers, and samples for the numbers `combine` pools. */
+  run(context: CaseContext<A, C>): Promise<Observations>;
 }
 
 export interface PropertySpec<A, C> extends ArmSpec<A, C> {
@@ -109,6 +113,7 @@ export class ExpectationFailure extends Error {
 interface CaseRecord {
   index: number;
   numbers: Numbers;
+  samples: Record<string, readonly number[]>;
   always: Evaluation[];
   sometimes: Evaluation[];
 }
@@ -155,8 +160,8 @@ export async function runArm<A extends AsyncDisposable, C>(
       const open = (spec.arena ?? experiment.arena) as ((label: string) => Promise<A>) | undefined;
       if (!open) throw new Error(`${experiment.id} ${arm}: no arena (give the experiment or the arm one)`);
       const body = async () => spec.run({ arena: (arena = await open(label(index))), history, input, index, log: sink.log });
-      const numbers = await withinBudget(body(), spec.caseTimeoutMs ?? defaultCaseTimeoutMs, index);
-      const record = { index, numbers, always: evaluate(spec.expect, numbers, 'always'), sometimes: evaluate(spec.sometimes, numbers, 'sometimes') };
+      const { numbers, samples } = caseNumbers(await withinBudget(body(), spec.caseTimeoutMs ?? defaultCaseTimeoutMs, index), spec.combine);
+      const record = { index, numbers, samples, always: evaluate(spec.expect, numbers, 'always'), sometimes: evaluate(spec.sometimes, numbers, 'sometimes') };
       cases.push(record);
       const failed = record.always.filter((e) => !e.holds);
       if (failed.length) throw new ExpectationFailure(failed, index);
@@ -189,7 +194,7 @@ export async function runArm<A extends AsyncDisposable, C>(
     }
   }
 
-  const totals = combine(cases.map((c) => c.numbers), spec.combine);
+  const totals = combine(cases, spec.combine);
   const property = spec.cases !== undefined;
   const always = summarizeAlways(spec.expect, cases, property);
   const sometimes = summarizeSometimes(spec.sometimes, cases, totals);
@@ -202,13 +207,13 @@ export async function runArm<A extends AsyncDisposable, C>(
   ].filter(Boolean).join('; ');
   const shown = [...new Set(Object.entries({ ...spec.expect, ...spec.sometimes }).flatMap(([name, x]) => (x.reference ? [name, x.reference] : [name])))];
   const observed = [
-    (property ? `${cases.length} cases: ` : '') + shown.map((name) => `${name} ${totals[name] ?? '—'}`).join(', '),
+    (property ? `${cases.length} cases: ` : '') + shown.map((name) => `${name} ${formatValue(totals[name])}`).join(', '),
     ...sometimes.map((e) => `${e.expected} in ${e.over.held} of ${cases.length} cases`),
     ...(error !== undefined ? [`failed: ${firstLine(error)}`] : []),
   ].join('; ');
   const numbers: Numbers = property ? { cases: cases.length, ...totals } : totals;
 
-  sink.log(`${arm}: ${Object.entries(numbers).map(([k, v]) => `${k} ${v}`).join(', ')} — ${holds ? 'as expected' : `NOT as expected; replay: ${replay}`}`);
+  sink.log(`${arm}: ${Object.entries(numbers).map(([k, v]) => `${k} ${formatValue(v)}`).join(', ')} — ${holds ? 'as expected' : `NOT as expected; replay: ${replay}`}`);
   const history = failingHistory ?? lastHistory;
   sink.record({
     experiment: experiment.id, arm, title: experiment.title, question: experiment.question,
@@ -238,20 +243,11 @@ export class CaseTimeoutError extends Error {
 }
 
 /** `work`, or a CaseTimeoutError naming the pending waits once `budgetMs` has passed. */
-async function withinBudget<T>(work: Promise<T>, budgetMs: number, index: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const overrun = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const waits = pendingWaits();
-      reject(new CaseTimeoutError(`case ${index} did not finish within ${budgetMs} ms; ${waits.length ? `still waiting for ${waits.join('; ')}` : 'no waitFor was in progress (a client call or a step without a timeout hung)'}`));
-    }, budgetMs);
+function withinBudget<T>(work: Promise<T>, budgetMs: number, index: number): Promise<T> {
+  return deadline(work, budgetMs, () => {
+    const waits = pendingWaits();
+    return new CaseTimeoutError(`case ${index} did not finish within ${budgetMs} ms; ${waits.length ? `still waiting for ${waits.join('; ')}` : 'no waitFor was in progress (a client call or a step without a timeout hung)'}`);
   });
-  work.catch(() => undefined); // once given up, its late rejection is nobody's
-  try {
-    return await Promise.race([work, overrun]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 type ArmEvaluation = Evaluation & Pick<ExpectationResult, 'over'>;
@@ -288,18 +284,6 @@ function summarizeSometimes(expectations: Expectations | undefined, cases: CaseR
     const over = overCases(judged);
     return { name, kind: 'sometimes', expected: judged[0]?.evaluation.expected ?? `${name} ${expectations![name]!.text}`, observed: totals[name], holds: over.held > 0, over };
   });
-}
-
-export function combine(cases: Numbers[], how: Record<string, 'sum' | 'max' | 'min'> = {}): Numbers {
-  const totals: Numbers = {};
-  for (const numbers of cases) {
-    for (const [name, value] of Object.entries(numbers)) {
-      const previous = totals[name];
-      const mode = how[name] ?? 'sum';
-      totals[name] = previous === undefined ? value : mode === 'max' ? Math.max(previous, value) : mode === 'min' ? Math.min(previous, value) : previous + value;
-    }
-  }
-  return totals;
 }
 
 function errorText(error: unknown): string {

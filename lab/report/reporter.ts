@@ -21,7 +21,7 @@ import type { Reporter, TestCase, TestModule, TestRunEndReason, TestSpecificatio
 import { repoRoot } from '../infra/paths.ts';
 import type { ReportMeta, TestOutcome } from './model.ts';
 import { writeReport } from './render.ts';
-import { readResults, resultsDirectory, runDirectory } from './results.ts';
+import { readResultFiles, readResults, resultsDirectory, runDirectory } from './results.ts';
 
 const LAB_PROJECT = 'lab';
 const latestDir = path.join(repoRoot, 'reports', 'latest');
@@ -144,16 +144,6 @@ export function prepareRunDirectory(runDir: string, latest = latestDir): void {
   for (const name of ['results', 'histories']) fs.rmSync(path.join(runDir, name), { recursive: true, force: true });
   for (const name of ['report.json', 'report.html']) fs.rmSync(path.join(runDir, name), { force: true });
   fs.mkdirSync(resultsDirectory(runDir), { recursive: true });
-}
-
-function readResultFiles(): Array<[string, { experiment: string; arm: string; holds: boolean }]> {
-  const dir = resultsDirectory();
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir)
-    .filter((file) => file.endsWith('.json'))
-    .sort()
-    .map((file) => [file, JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'))]);
 }
 
 function outcomesOf(testModule: TestModule): TestOutcome[] {

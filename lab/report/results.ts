@@ -108,11 +108,16 @@ export function recordArm(result: ArmResult & { history?: History }): void {
 }
 
 export function readResults(runDir = runDirectory()): ArmResult[] {
+  return readResultFiles(runDir).map(([, result]) => result);
+}
+
+/** The recorded arms with their file names, in file order (the reporter tells new ones from seen ones by name). */
+export function readResultFiles(runDir = runDirectory()): Array<[file: string, result: ArmResult]> {
   const dir = resultsDirectory(runDir);
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir)
     .filter((file) => file.endsWith('.json'))
     .sort()
-    .map((file) => JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as ArmResult);
+    .map((file) => [file, JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as ArmResult]);
 }

@@ -5,9 +5,11 @@ import { History } from '../../lab/history/history.ts';
 import { waitFor } from '../../lab/infra/ports.ts';
 import type { ServiceProcess } from '../../lab/infra/services.ts';
 import { above, atLeast, atMost, equals, evaluate, type Expectation } from '../../lab/kit/expectations.ts';
+import { combine, p } from '../../lab/kit/combine.ts';
 import { replayCommand, runArm, type ArmSink, type ExperimentSpec } from '../../lab/kit/experiment.ts';
 import { Lives } from '../../lab/kit/lives.ts';
 import type { ArmResult } from '../../lab/report/results.ts';
+import { percentile } from '../../lab/util/statistics.ts';
 import { parseFailpointList } from '../../src/failpoints/failpoints.ts';
 
 /** Fake arenas: count how many are alive at once and which were disposed. */
@@ -192,6 +194,45 @@ describe('experiment runner (lab/kit) on fake arms', () => {
     }, sink);
     expect(own).toEqual({ created: 1, disposed: 1 });
     expect(state.created).toEqual([]);
+  });
+
+  it('pools samples over the cases: the arm\u2019s p99 is the p99 of every case\u2019s samples, not an average or maximum of per-case p99s', async () => {
+    const { spec } = fakeExperiment();
+    const { sink, recorded, lines } = fakeSink();
+    // 100 fast samples in each of two cases, and a slow case of 2: per-case p99s are 99, 99, 900 (mean 366, max 900).
+    const fast = Array.from({ length: 100 }, (_, i) => i + 1);
+    const samples = [fast, fast, [900, 900]];
+    const caseP99 = counted(atMost(1000));
+    await runArm(spec, '✅ latency', {
+      cases: fc.constant(0), runs: 3,
+      expect: { 'latency p99 ms': caseP99.expectation },
+      combine: { 'latency p50 ms': p(50), 'latency p99 ms': p(99), slowest: 'max' },
+      run: async ({ index }) => ({ events: samples[index]!.length, 'latency p50 ms': samples[index]!, 'latency p99 ms': samples[index]!, slowest: Math.max(...samples[index]!) }),
+    }, sink);
+    const pooled = samples.flat();
+    expect(percentile(pooled, 99)).toBe(100); // the 2 slow samples of 202 are the top 1 %
+    expect(recorded[0]!.numbers).toEqual({ cases: 3, events: 202, 'latency p50 ms': percentile(pooled, 50), 'latency p99 ms': 100, slowest: 900 });
+    // A case's own value (for its expectations) is the statistic of its own samples.
+    expect(recorded[0]!.expectations![0]).toMatchObject({ observed: 900, over: { min: 99, max: 900 } });
+    expect(caseP99.calls.n).toBe(3);
+    expect(lines.at(-1)).toContain('latency p99 ms 100,');
+  });
+
+  it('samples without a statistic to reduce them, or a plain number where the arm pools samples, fail the case by name', async () => {
+    const { spec, state } = fakeExperiment();
+    const { sink, recorded } = fakeSink();
+    await expect(runArm(spec, '✅ samples', { run: async () => ({ latency: [1, 2, 3] }) }, sink)).rejects.toThrow(/latency: a case returned samples; say in the arm's combine how to reduce them/);
+    await expect(runArm(spec, '✅ number', { combine: { latency: p(99) }, run: async () => ({ latency: 3 }) }, sink)).rejects.toThrow(/latency: the arm combines it with a statistic/);
+    expect(recorded.map((r) => r.holds)).toEqual([false, false]);
+    expect(state.alive).toBe(0);
+  });
+
+  it('combine keeps the numbers in their order, sums by default and takes a statistic of no samples as NaN', () => {
+    const totals = combine([{ numbers: { a: 1, p: 5, b: 2 }, samples: { p: [] } }, { numbers: { a: 2, p: Number.NaN, b: 7 }, samples: { p: [] } }], { p: p(99), b: 'min' });
+    expect(Object.keys(totals)).toEqual(['a', 'p', 'b']);
+    expect(totals.a).toBe(3);
+    expect(totals.b).toBe(2);
+    expect(totals.p).toBeNaN();
   });
 
   it('a number the case did not return fails its expectation (a typo never passes)', () => {
