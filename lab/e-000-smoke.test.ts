@@ -26,6 +26,7 @@ import { deleteKeysWithPrefix, deleteSubject } from './infra/isolation.ts';
 import { sleep, waitFor } from './infra/ports.ts';
 import { fileArena, labEnvironment } from './infra/vitest.ts';
 import { setLinkEnabled } from './nemesis/links.ts';
+import { topicMetadata } from './observe/topic.ts';
 import { createTopicsAndWait } from '../src/contract.ts';
 import { median } from './util/statistics.ts';
 
@@ -49,8 +50,7 @@ afterAll(async () => {
 });
 
 async function leaderOf(name: string, partition = 0): Promise<{ leader: number; isr: number[] }> {
-  const metadata = await arena.admin.fetchTopicMetadata({ topics: [name] });
-  const meta = metadata.topics[0]!.partitions.find((p) => p.partitionId === partition)!;
+  const meta = (await topicMetadata(arena.admin, name)).partitions.find((p) => p.partitionId === partition)!;
   return { leader: meta.leader, isr: meta.isr };
 }
 
@@ -107,8 +107,7 @@ describe('E-000 smoke: Kafka', () => {
   it('creates topics with replication factor 3 and min.insync.replicas 2 by default', async () => {
     const name = topic('defaults');
     await createTopicsAndWait(arena.admin, [{ topic: name }]);
-    const metadata = await arena.admin.fetchTopicMetadata({ topics: [name] });
-    for (const partition of metadata.topics[0]!.partitions) expect(partition.replicas).toHaveLength(3);
+    for (const partition of (await topicMetadata(arena.admin, name)).partitions) expect(partition.replicas).toHaveLength(3);
     const configs = await arena.admin.describeConfigs({ resources: [{ type: 2 /* TOPIC */, name, configNames: ['min.insync.replicas'] }], includeSynonyms: false });
     expect(configs.resources[0]!.configEntries[0]!.configValue).toBe('2');
   });
