@@ -24,7 +24,8 @@ function lab(args: string[]): Promise<{ code: number | null; stdout: string; std
   const started = Date.now();
   const child = spawn(process.execPath, [path.join(repoRoot, 'tools', 'lab-cli', 'lab.mjs'), ...args], {
     cwd: repoRoot,
-    env: { ...process.env, LAB_HOME: home, JAVA21_HOME: path.join(home, 'fake-jdk') },
+    // The stand-in JDK is a host binary that the local provider's command lines run; a container runs its image's JDK.
+    env: { ...process.env, LAB_PROVIDER: 'local', LAB_HOME: home, JAVA21_HOME: path.join(home, 'fake-jdk') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

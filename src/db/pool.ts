@@ -8,6 +8,12 @@ export function createPool(config: MysqlConfig, connectionLimit = 10, options: {
 
 /** MySQL error numbers the services treat as transient: retrying the transaction can succeed. */
 export const retryableMysqlErrors = new Set([
+  // MariaDB ≥ 11.6 (innodb_snapshot_isolation on by default; Debian 13 ships 11.8): a locking read or
+  // write of a row another transaction changed after this one's snapshot fails the statement instead
+  // of acting on the newer row. A serialization failure: on a retry the transaction sees the row. (The
+  // containers provider runs 11.8, the local one Debian 12's 10.11: command-service's transfer-id race
+  // answered 500 there.)
+  1020, // ER_CHECKREAD "Record has changed since last read"
   1205, // ER_LOCK_WAIT_TIMEOUT
   1213, // ER_LOCK_DEADLOCK
   2006, // CR_SERVER_GONE_ERROR

@@ -19,6 +19,9 @@ describe('consumer error classification', () => {
   it('treats retryable DB errors, failpoints and network errors as transient', () => {
     const deadlock = Object.assign(new Error('Deadlock found'), { errno: 1213, code: 'ER_LOCK_DEADLOCK' });
     expect(classifyError(deadlock)).toMatchObject({ kind: 'transient', errorClass: 'db:ER_LOCK_DEADLOCK' });
+    // MariaDB ≥ 11.6 with innodb_snapshot_isolation (the containers' 11.8): a row changed after the snapshot.
+    const changed = Object.assign(new Error("Record has changed since last read in table 'processed_event'"), { errno: 1020, code: 'ER_CHECKREAD' });
+    expect(classifyError(changed)).toMatchObject({ kind: 'transient', errorClass: 'db:ER_CHECKREAD' });
     expect(classifyError(Object.assign(new Error('lost'), { code: 'PROTOCOL_CONNECTION_LOST' }))).toMatchObject({ kind: 'transient' });
     expect(classifyError(new FailpointError('consumer.apply', ''))).toMatchObject({ kind: 'transient', errorClass: 'FailpointError' });
     expect(classifyError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toMatchObject({ kind: 'transient', errorClass: 'network' });
