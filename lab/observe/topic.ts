@@ -74,23 +74,33 @@ export async function readEnvelopes(env: LabEnvironment, topic: string, options:
 }
 
 /**
- * `admin.fetchTopicOffsets`, asked again while the broker that answers does not know the topic's
- * partitions yet. kafkajs 2.2.4 does not retry that case: with empty partition metadata its
- * fetchTopicOffsets throws `TypeError: Cannot destructure property 'partitions' of 'high.pop(...)'`
- * (admin/index.js). A CI run's E-005 failed on it, reading a retry topic's count right after the arena
- * created it.
+ * `ask`, asked again while the broker that answers does not know a fresh topic yet. Metadata reaches the
+ * brokers one by one after a topic is created, and kafkajs's admin asks a random connected broker, so a
+ * topic `createTopicsAndWait` saw ready can still be unknown to the next broker asked:
+ * - fetchTopicMetadata throws UNKNOWN_TOPIC_OR_PARTITION ("This server does not host this
+ *   topic-partition"): a CI run's E-000 failed on it on the containers provider;
+ * - fetchTopicOffsets (kafkajs 2.2.4) throws `TypeError: Cannot destructure property 'partitions' of
+ *   'high.pop(...)'` on empty partition metadata (admin/index.js): a CI run's E-005 failed on it.
  */
-export async function watermarks(admin: Pick<Admin, 'fetchTopicOffsets'>, topic: string, timeoutMs = 15_000): ReturnType<Admin['fetchTopicOffsets']> {
+export async function whileTopicUnknown<T>(ask: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return await admin.fetchTopicOffsets(topic);
+      return await ask();
     } catch (error) {
-      if (!(error instanceof TypeError) || Date.now() >= deadline) throw error;
+      const unknownTopic = error instanceof TypeError || (error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION';
+      if (!unknownTopic || Date.now() >= deadline) throw error;
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+/** A topic's watermarks per partition (`admin.fetchTopicOffsets`, asked again while the topic is unknown). */
+export const watermarks = (admin: Pick<Admin, 'fetchTopicOffsets'>, topic: string, timeoutMs?: number) => whileTopicUnknown(() => admin.fetchTopicOffsets(topic), timeoutMs);
+
+/** A topic's metadata (partitions, leaders, replicas), asked again while the topic is unknown. */
+export const topicMetadata = async (admin: Pick<Admin, 'fetchTopicMetadata'>, topic: string, timeoutMs?: number) =>
+  (await whileTopicUnknown(() => admin.fetchTopicMetadata({ topics: [topic] }), timeoutMs)).topics[0]!;
 
 /** Records a topic holds now (high − low watermark, summed over partitions). */
 export async function recordCount(admin: Pick<Admin, 'fetchTopicOffsets'>, topic: string): Promise<number> {

@@ -41,6 +41,11 @@
  * partitioner being asked twice for one message), before its sequence numbers can number another batch,
  * and (2) rejects an acknowledgement whose offset is not past every offset this producer was given
  * before on that partition (`DuplicateAcknowledgementError`): a repeated offset is a duplicate's answer.
+ *
+ * `verifyAcknowledgements: false` switches both response checks off: the relay then trusts a resolved
+ * send() as the pre-fix relay did. It exists only so E-024 can show, next to the verifying relay, what
+ * that trust costs (rows marked published whose events are on no broker). It is the anti-pattern, never
+ * a tuning knob: the default is true and no service config sets it.
  */
 import { Kafka, Partitioners, logLevel as kafkaLogLevel, type ICustomPartitioner, type LogEntry, type Message, type Producer, type RecordMetadata, type RetryOptions } from 'kafkajs';
 import type { EventEnvelope } from '../envelope/envelope.ts';
@@ -61,6 +66,12 @@ export interface EventPublisherConfig {
   logger?: Logger;
   /** The serde to encode with (default: a new one for `${topic}-value`). Publishers of one service share one, so the schema is registered once. */
   serde?: EnvelopeSerde;
+  /**
+   * Check every send's response (default true): an acknowledgement for each partition the batch touched
+   * (`UnacknowledgedPartitionsError`) at an offset past the producer's earlier ones
+   * (`DuplicateAcknowledgementError`). false = trust a resolved send(): E-024's anti-pattern, see the header.
+   */
+  verifyAcknowledgements?: boolean;
   /** Called when a producer is replaced: `failed` after a failed send, `retried` after a send kafkajs retried. */
   onProducerRetired?: (reason: 'failed' | 'retried') => void;
 }
@@ -173,16 +184,7 @@ export class EventPublisher {
     let metadata: RecordMetadata[];
     try {
       metadata = await producer.send({ topic: this.config.topic, acks: -1, messages });
-      const { missing, acknowledged } = unacknowledgedPartitions(this.config.topic, messages, (message) => this.partitionOf.get(message), metadata);
-      if (missing.length) throw new UnacknowledgedPartitionsError(this.config.topic, missing, acknowledged);
-      const highest = this.highestAcknowledged.get(producer) ?? new Map<number, bigint>();
-      const repeated = repeatedAcknowledgements(this.config.topic, metadata, highest);
-      if (repeated.length) throw new DuplicateAcknowledgementError(this.config.topic, repeated);
-      for (const m of metadata) {
-        const offset = m.baseOffset ?? m.offset;
-        if (m.topicName === this.config.topic && offset !== undefined) highest.set(m.partition, BigInt(offset));
-      }
-      this.highestAcknowledged.set(producer, highest);
+      if (this.config.verifyAcknowledgements !== false) this.verify(producer, messages, metadata);
     } catch (error) {
       this.config.onProducerRetired?.('failed');
       await this.discardProducer(producer);
@@ -196,6 +198,20 @@ export class EventPublisher {
       void this.discardProducer(producer);
     }
     return metadata;
+  }
+
+  /** Throws unless `metadata` acknowledges every partition of `messages`, each past this producer's earlier offsets (see the header). */
+  private verify(producer: Producer, messages: Message[], metadata: RecordMetadata[]): void {
+    const { missing, acknowledged } = unacknowledgedPartitions(this.config.topic, messages, (message) => this.partitionOf.get(message), metadata);
+    if (missing.length) throw new UnacknowledgedPartitionsError(this.config.topic, missing, acknowledged);
+    const highest = this.highestAcknowledged.get(producer) ?? new Map<number, bigint>();
+    const repeated = repeatedAcknowledgements(this.config.topic, metadata, highest);
+    if (repeated.length) throw new DuplicateAcknowledgementError(this.config.topic, repeated);
+    for (const m of metadata) {
+      const offset = m.baseOffset ?? m.offset;
+      if (m.topicName === this.config.topic && offset !== undefined) highest.set(m.partition, BigInt(offset));
+    }
+    this.highestAcknowledged.set(producer, highest);
   }
 
   async toMessage(event: OutgoingEvent): Promise<Message> {

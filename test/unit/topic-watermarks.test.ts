@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordCount, watermarks } from '../../lab/observe/topic.ts';
+import { recordCount, topicMetadata, watermarks } from '../../lab/observe/topic.ts';
 
 /** A fake admin whose first answers are kafkajs's TypeError for a topic whose partitions are not known yet. */
 function admin(failures: number, error: Error = new TypeError("Cannot destructure property 'partitions' of 'high.pop(...)' as it is undefined.")) {
@@ -32,5 +32,13 @@ describe('topic watermarks', () => {
     const fake = admin(1, new Error('This server does not host this topic-partition'));
     await expect(recordCount(fake, 'gone')).rejects.toThrow('does not host');
     expect(fake.calls()).toBe(1);
+  });
+
+  it('asks metadata again while the answering broker does not host a fresh topic yet (UNKNOWN_TOPIC_OR_PARTITION)', async () => {
+    let calls = 0;
+    const unknown = Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    const fake = { fetchTopicMetadata: async () => (calls += 1) <= 2 ? Promise.reject(unknown) : { topics: [{ name: 'fresh', partitions: [] }] } };
+    expect(await topicMetadata(fake, 'fresh')).toEqual({ name: 'fresh', partitions: [] });
+    expect(calls).toBe(3);
   });
 });

@@ -4,7 +4,8 @@
  */
 import type { Message, RecordMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { unacknowledgedPartitions } from '../../src/kafka/event-publisher.ts';
+import { UnacknowledgedPartitionsError, unacknowledgedPartitions } from '../../src/kafka/event-publisher.ts';
+import { sendOne } from '../../src/kafka/send-one.ts';
 
 const topic = 'wallet.events';
 const messages: Message[] = [{ key: 'a', value: 'a' }, { key: 'b', value: 'b' }, { key: 'c', value: 'c' }];
@@ -31,5 +32,17 @@ describe('unacknowledgedPartitions', () => {
 
   it('treats a message the partitioner never saw as unacknowledged', () => {
     expect(unacknowledgedPartitions(topic, messages, () => undefined, [ack(0), ack(1)]).missing).toEqual([-1]);
+  });
+});
+
+describe('sendOne (the consumer’s retry/DLQ hops, the replay-worker)', () => {
+  const producerAnswering = (metadata: RecordMetadata[]) => ({ send: async () => metadata });
+  it('returns the acknowledgement of the one record', async () => {
+    await expect(sendOne(producerAnswering([ack(2)]), topic, { key: 'a', value: 'a' })).resolves.toMatchObject({ partition: 2, baseOffset: '7' });
+  });
+
+  it('throws when send() resolved without an acknowledgement for the record (kafkajs #1303), so the caller does not commit', async () => {
+    await expect(sendOne(producerAnswering([]), topic, { key: 'a', value: 'a' })).rejects.toThrow(UnacknowledgedPartitionsError);
+    await expect(sendOne(producerAnswering([ack(2, 6), ack(2, 0, 'other')]), topic, { key: 'a', value: 'a', partition: 2 })).rejects.toThrow(/partition\(s\) 2 \(acknowledged: none\)/);
   });
 });

@@ -47,6 +47,7 @@ import { failpoint } from '../../failpoints/failpoints.ts';
 import { createHttpServer, listen } from '../../http/server.ts';
 import { eventHeaders, failureHeaders, readHeaders, type KafkaHeaders } from '../../kafka/headers.ts';
 import { kafkaLogCreator } from '../../kafka/log.ts';
+import { sendOne } from '../../kafka/send-one.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { ServiceMetrics } from '../../observability/metrics.ts';
 import type { RunningService } from '../service.ts';
@@ -136,7 +137,7 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
   });
 
   async function send(topic: string, record: OutgoingRecord): Promise<void> {
-    await producer.send({ topic, acks: -1, messages: [{ key: record.key, value: record.value, headers: record.headers }] });
+    await sendOne(producer, topic, { key: record.key, value: record.value, headers: record.headers });
   }
 
   /**

@@ -65,6 +65,11 @@ export interface RelayConfig extends CommonConfig {
   producerRetry?: RetryOptions;
   /** Workers publishing at once, each with its own session and producer; default 4. */
   concurrency?: number;
+  /**
+   * Check every send's response before marking rows (default true; EventPublisher's header). false =
+   * mark whatever a resolved send() covered: the pre-fix relay, E-024's ❌ arm, never for production.
+   */
+  verifyAcknowledgements?: boolean;
 }
 
 export async function startOutboxRelay(config: RelayConfig): Promise<RunningService> {
@@ -120,6 +125,7 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
       topic: config.topics.events,
       clientId: concurrency === 1 ? relayId : `${relayId}-${i}`,
       idempotent: config.idempotent ?? true,
+      verifyAcknowledgements: config.verifyAcknowledgements ?? true,
       ...(config.producerRetry ? { retry: config.producerRetry } : {}),
       logger,
       serde,

@@ -18,6 +18,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import type mysql from 'mysql2/promise';
 import { failpoint } from '../../failpoints/index.ts';
 import { eventHeaders, failureHeaders, readHeaders } from '../../kafka/headers.ts';
+import { sendOne } from '../../kafka/send-one.ts';
 import type { TopicNames } from '../../kafka/topics.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { insertReplayAudit, type ReplayResult } from './audit.ts';
@@ -88,11 +89,7 @@ export async function runReplay(deps: ReplayDeps, options: ReplayOptions): Promi
     } else {
       try {
         await limiter.run(() =>
-          deps.producer.send({
-            topic: deps.topics.events,
-            acks: -1,
-            messages: [{ key: record.key, value: record.value, headers: replayHeaders(record.headers, replayId) }],
-          }),
+          sendOne(deps.producer, deps.topics.events, { key: record.key, value: record.value, headers: replayHeaders(record.headers, replayId) }),
         );
         result = 'replayed';
       } catch (error) {
