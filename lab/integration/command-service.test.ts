@@ -16,10 +16,10 @@
  */
 import type { RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvelopeSerde, eventHeaders, failpoints, outboxShard, RegistrySchemaSource, startService, type CommandServiceConfig, type EventEnvelope, type RunningService } from '../../src/contract.ts';
-import { sleep, waitFor } from '../infra/ports.ts';
+import { eventHeaders, failpoints, outboxShard, startService, type CommandServiceConfig, type EventEnvelope, type RunningService } from '../../src/contract.ts';
+import { waitFor } from '../infra/ports.ts';
 import { fileArena, labEnvironment } from '../infra/vitest.ts';
-import { readTopic } from '../observe/topic.ts';
+import { readEnvelopes } from '../observe/topic.ts';
 
 const env = labEnvironment();
 const report = (line: string) => console.log(`[command-service] ${line}`);
@@ -62,11 +62,7 @@ async function rows(sql: string, params: unknown[] = []): Promise<RowDataPacket[
 }
 
 /** The events topic read from the beginning by an independent observer (quiet 1 s: a record more would be an event that should not exist), envelopes decoded. */
-async function readEvents(expected: number) {
-  const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${arena.config.topics.events}-value` });
-  const records = await readTopic(env, arena.config.topics.events, { expected, quietMs: 1000, timeoutMs: 60_000 });
-  return Promise.all(records.map(async (r) => ({ ...r, envelope: await serde.decode(r.value) })));
-}
+const readEvents = (expected: number) => readEnvelopes(env, arena.config.topics.events, { expected, quietMs: 1000, timeoutMs: 60_000 });
 
 describe('command-service, outbox mode', () => {
   it('opens, deposits, withdraws and transfers: domain rows, ledger and outbox envelopes with versions', async () => {

@@ -41,6 +41,7 @@ import { kafka } from '../infra/clients.ts';
 import { waitFor } from '../infra/ports.ts';
 import { commonConfig, startServiceProcess } from '../infra/services.ts';
 import { fileArena, labEnvironment } from '../infra/vitest.ts';
+import { count } from '../observe/database.ts';
 import { observeService } from '../observe/service.ts';
 import { readTopic as observeTopic, recordCount as countRecords } from '../observe/topic.ts';
 import { deadline } from '../util/deadline.ts';
@@ -137,10 +138,7 @@ async function applications(eventIds: string[]): Promise<Record<string, number>>
 }
 
 /** processed_event rows of the scenario's consumer group (the idempotent consumer's dedupe keys). */
-async function processedEvents(s: Scenario): Promise<number> {
-  const [rows] = await arena.database.pool.query('SELECT COUNT(*) AS n FROM processed_event WHERE consumer_group = ?', [s.config().groupId]);
-  return Number((rows as Array<{ n: number }>)[0]!.n);
-}
+const processedEvents = (s: Scenario) => count(arena.database.pool, 'processed_event', 'consumer_group = ?', [s.config().groupId]);
 
 /** How often the notification gateway got each event id. */
 async function deliveries(): Promise<Record<string, number>> {

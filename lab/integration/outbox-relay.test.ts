@@ -21,14 +21,15 @@
 import { Partitioners } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EnvelopeSerde, newEnvelope, RegistrySchemaSource, startService, type EventEnvelope, type RelayConfig, type RunningService } from '../../src/contract.ts';
+import { newEnvelope, startService, type EventEnvelope, type RelayConfig, type RunningService } from '../../src/contract.ts';
 import { writeOutboxRows } from '../clients/outbox-writer.ts';
 import { directKafka } from '../infra/clients.ts';
 import { sleep, waitFor } from '../infra/ports.ts';
 import { Nemesis } from '../nemesis/nemesis.ts';
 import { commonConfig } from '../infra/services.ts';
 import { fileArena, labEnvironment } from '../infra/vitest.ts';
-import { readTopic } from '../observe/topic.ts';
+import { count } from '../observe/database.ts';
+import { readEnvelopes } from '../observe/topic.ts';
 
 const env = labEnvironment();
 // One database for the file; each test its own topic set (arena.topicSet), so it reads only its own records.
@@ -90,11 +91,7 @@ async function writeOutbox(prefix: string, accounts: number, perAccount: number,
  * The events topic read from the beginning by the independent observer until `expected` records arrived
  * and 1 s passed without more (a duplicate shows up), values decoded; what arrived by `timeoutMs` else.
  */
-async function readEvents(config: RelayConfig, expected: number, timeoutMs = 60_000) {
-  const serde = new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${config.topics.events}-value` });
-  const records = await readTopic(env, config.topics.events, { expected, quietMs: 1000, timeoutMs });
-  return Promise.all(records.map(async (r) => ({ partition: r.partition, offset: r.offset, key: r.key, headerEventId: r.eventId, envelope: await serde.decode(r.value) })));
-}
+const readEvents = (config: RelayConfig, expected: number, timeoutMs = 60_000) => readEnvelopes(env, config.topics.events, { expected, quietMs: 1000, timeoutMs });
 type TopicRecord = Awaited<ReturnType<typeof readEvents>>[number];
 
 /** Exactly once per event id, and per account versions 1, 2, 3 … in partition order. */
@@ -114,17 +111,14 @@ function check(records: TopicRecord[], written: EventEnvelope[]) {
     duplicated: [...counts].filter(([, n]) => n > 1).map(([eventId]) => eventId),
     missing: written.filter((e) => !counts.has(e.eventId)).map((e) => e.eventId),
     unexpected: records.filter((r) => !writtenIds.has(r.envelope.eventId)).map((r) => r.envelope.eventId),
-    wrongKeyOrHeader: records.filter((r) => r.key !== r.envelope.aggregateId || r.headerEventId !== r.envelope.eventId).length,
+    wrongKeyOrHeader: records.filter((r) => r.key !== r.envelope.aggregateId || r.eventId !== r.envelope.eventId).length,
     outOfOrder,
   };
 }
 
 const clean = { duplicated: [], missing: [], unexpected: [], wrongKeyOrHeader: 0, outOfOrder: [] };
 
-async function unpublished(eventIds: string[]): Promise<number> {
-  const [[row]] = await arena.database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM outbox_event WHERE published_at IS NULL AND event_id IN (?)', [eventIds]);
-  return Number(row!.n);
-}
+const unpublished = (eventIds: string[]) => count(arena.database.pool, 'outbox_event', 'published_at IS NULL AND event_id IN (?)', [eventIds]);
 
 /**
  * For the leader-move tests: a topic set whose events topic has 2 partitions, p0 led by broker 1 and p1
@@ -217,14 +211,7 @@ describe('outbox-relay', () => {
       producerRetry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 },
       backoff: { initialMs: 50, maxMs: 200 },
     });
-    await waitFor(
-      'every row to record a failed attempt',
-      async () => {
-        const [[row]] = await arena.database.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM outbox_event WHERE attempts = 0 AND event_id IN (?)', [eventIds]);
-        return Number(row!.n) === 0;
-      },
-      { timeoutMs: 20_000, intervalMs: 100 },
-    );
+    await waitFor('every row to record a failed attempt', async () => (await count(arena.database.pool, 'outbox_event', 'attempts = 0 AND event_id IN (?)', [eventIds])) === 0, { timeoutMs: 20_000, intervalMs: 100 });
     await sleep(1000); // keep failing for a while: the shards back off and retry, nothing gets lost
     const errors = await broken.metrics.value('relay_publish_errors_total');
     expect(errors).toBeGreaterThan(0);

@@ -6,7 +6,7 @@
 import type { Admin } from 'kafkajs';
 import type { LabEnvironment } from '../infra/environment.ts';
 import { kafka } from '../infra/clients.ts';
-import { eventHeaders, readHeaders, type KafkaHeaders } from '../../src/contract.ts';
+import { EnvelopeSerde, eventHeaders, readHeaders, RegistrySchemaSource, type KafkaHeaders } from '../../src/contract.ts';
 
 export interface ObservedRecord {
   topic: string;
@@ -65,6 +65,12 @@ export async function readTopic(
     await admin.disconnect();
   }
   return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
+
+/** `readTopic` of an events topic, each value decoded as the pipeline contract's envelope (the topic's registry subject). */
+export async function readEnvelopes(env: LabEnvironment, topic: string, options: Parameters<typeof readTopic>[2] = {}) {
+  const serde = new EnvelopeSerde(new RegistrySchemaSource(env.descriptor.schemaRegistry.url), { subject: `${topic}-value` });
+  return Promise.all((await readTopic(env, topic, options)).map(async (r) => ({ ...r, envelope: await serde.decode(r.value) })));
 }
 
 /**
