@@ -145,6 +145,9 @@ async function abandonStart(log: (line: string) => void): Promise<string | undef
   const stopped = await supervisor.stopAll(stopOrder);
   for (const name of stopped) log(`stopped ${name}`);
   await reapCheckoutContainers();
+  // A start-up step outside the supervisor (mysql-install-db's bootstrap server, Kafka's storage format)
+  // can outlive the abort: a CI run's failed-start found one alive after `lab up` had failed.
+  await killProcessesMentioning(runPaths.root);
   const kept = keepLogs(runPaths.logs, keptLogsRoot);
   await removeRunDir();
   return kept;
@@ -163,15 +166,34 @@ async function removeRunDir(): Promise<void> {
       return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt >= 5) throw error;
-      for (const pid of processesMentioning(runPaths.root)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone meanwhile */
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await killProcessesMentioning(runPaths.root);
     }
+  }
+}
+
+/** SIGKILLs every process whose command line contains `text` and waits (≤ 5 s) until none is left but zombies. */
+async function killProcessesMentioning(text: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const alive = processesMentioning(text).filter((pid) => !isZombie(pid));
+    if (alive.length === 0 || Date.now() >= deadline) return;
+    for (const pid of alive) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true; // gone
   }
 }
 
