@@ -330,6 +330,7 @@ export async function reconcileCluster(requirements: LabRequirements, log: (line
   const wanted = wantedShape(requirements);
   const differences = shapeDifferences(descriptor.shape, wanted);
   if (differences.kafka.length === 0 && differences.redisCluster.length === 0) return descriptor;
+  const started = Date.now();
   const containers = descriptor.provider === 'containers';
   const images = containers ? ensureImages(log) : undefined;
   const place = placer(images, newClusterId());
@@ -381,6 +382,7 @@ export async function reconcileCluster(requirements: LabRequirements, log: (line
   }
   next.shape = wanted;
   writeDescriptor(next);
+  log(`cluster fitted to the suite in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return next;
 }
 
