@@ -93,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
       // What the last suite required of it, next to the default (it stays so until a suite wants otherwise).
       const shape = shapeDifferences(defaultShape, descriptor.shape ?? defaultShape);
       const changes = [...shape.kafka, ...shape.redisCluster];
-      say(descriptor.shape ? (changes.length ? `shape: as a suite required it (${changes.join('; ')})` : 'shape: default') : 'shape: not recorded (the next suite restarts Kafka)');
+      say(descriptor.shape ? (changes.length ? `shape: as the last suite required it (default value, then its: ${changes.join('; ')})` : 'shape: default') : 'shape: not recorded (the next suite restarts Kafka)');
       const problems = await clusterProblems(descriptor);
       for (const problem of problems) say(`problem: ${problem}`);
       return problems.length ? 1 : 0;
