@@ -14,6 +14,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultShape, shapeDifferences } from './infra/requirements.ts';
 import { clusterProblems, describeProcesses, downLocalCluster, readDescriptor, StartupError, tailLog, upLocalCluster } from './infra/local/cluster.ts';
 import { repoRoot } from './infra/paths.ts';
 import { explainProvider } from './infra/providers/index.ts';
@@ -89,6 +90,10 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       printEndpoints(say);
+      // What the last suite required of it, next to the default (it stays so until a suite wants otherwise).
+      const shape = shapeDifferences(defaultShape, descriptor.shape ?? defaultShape);
+      const changes = [...shape.kafka, ...shape.redisCluster];
+      say(descriptor.shape ? (changes.length ? `shape: as the last suite required it (default value, then its: ${changes.join('; ')})` : 'shape: default') : 'shape: not recorded (the next suite restarts Kafka)');
       const problems = await clusterProblems(descriptor);
       for (const problem of problems) say(`problem: ${problem}`);
       return problems.length ? 1 : 0;
@@ -130,6 +135,8 @@ function printEndpoints(say: (line: string) => void): void {
   say(`  registry  ${descriptor.schemaRegistry.url}`);
   say(`  mysql     ${descriptor.mysql.user}@${descriptor.mysql.host}:${descriptor.mysql.port}  (password: npx lab env)`);
   say(`  redis     ${descriptor.redis.host}:${descriptor.redis.port}`);
+  if (descriptor.redisCluster) say(`  redis cluster ${descriptor.redisCluster.nodes.map((node) => `${node.host}:${node.port}`).join(',')}`);
+  if (descriptor.kafka.replicationLinks) say(`  replication through ${descriptor.kafka.replicationLinks.length} proxies (replication-<follower>-from-<leader>)`);
   say(`  toxiproxy ${descriptor.toxiproxy?.url ?? '-'}`);
 }
 

@@ -5,7 +5,7 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import net from 'node:net';
 import { Kafka, logLevel, type ISocketFactory, type KafkaConfig } from 'kafkajs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import mysql from 'mysql2/promise';
 import type { LabEnvironment } from './environment.ts';
 
@@ -50,6 +50,13 @@ export function mysqlPool(env: LabEnvironment, database?: string, options: mysql
 export function redis(env: LabEnvironment, options: RedisOptions = {}): Redis {
   const { host, port, password } = env.descriptor.redis;
   return new Redis({ host, port, ...(password ? { password } : {}), maxRetriesPerRequest: 2, ...options });
+}
+
+/** A Redis Cluster client (the suite required `redisCluster: true`); it discovers all six nodes from these. */
+export function redisCluster(env: LabEnvironment, options: ClusterOptions = {}): Cluster {
+  const cluster = env.descriptor.redisCluster;
+  if (!cluster) throw new Error('no Redis Cluster in this environment: the suite must require labEnvironment({ redisCluster: true })');
+  return new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 2 }, ...options });
 }
 
 export function schemaRegistry(env: LabEnvironment): SchemaRegistry {

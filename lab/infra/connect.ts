@@ -19,7 +19,14 @@ export function connectEnvironment(descriptor: EnvironmentDescriptor): LabEnviro
       ...(descriptor.mysql.proxy ? { mysql: descriptor.mysql.proxy } : {}),
       ...(descriptor.redis.proxy ? { redis: descriptor.redis.proxy } : {}),
       ...(descriptor.schemaRegistry.proxy ? { registry: descriptor.schemaRegistry.proxy } : {}),
+      replication: replicationProxies(descriptor),
     },
     ...(processes ? { processes } : {}),
   };
+}
+
+function replicationProxies(descriptor: EnvironmentDescriptor): Record<number, Record<number, string>> {
+  const byFollower: Record<number, Record<number, string>> = {};
+  for (const link of descriptor.kafka.replicationLinks ?? []) (byFollower[link.follower] ??= {})[link.leader] = link.proxy;
+  return byFollower;
 }

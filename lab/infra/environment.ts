@@ -7,11 +7,12 @@
  * from it by `connectEnvironment()`.
  */
 import type { Toxiproxy } from 'toxiproxy-node-client';
+import type { ClusterShape } from './requirements.ts';
 
 export type ProviderName = 'local' | 'containers' | 'external';
 
 /** Processes a provider can fault. Brokers are `broker-<node id>`. */
-export type ProcessTarget = 'controller' | `broker-${number}` | 'mysql' | 'redis' | 'registry';
+export type ProcessTarget = 'controller' | `broker-${number}` | 'mysql' | 'redis' | 'registry' | `redis-cluster-${number}`;
 
 export interface BrokerEndpoint {
   /** Kafka node id. */
@@ -22,11 +23,30 @@ export interface BrokerEndpoint {
   proxy?: string;
 }
 
+/** Follower `follower`'s connections to leader `leader` (replication fetches) go through `proxy`. */
+export interface ReplicationLink {
+  follower: number;
+  leader: number;
+  proxy: string;
+}
+
 export interface EnvironmentDescriptor {
   provider: ProviderName;
   /** `persistent`: started by `lab up`, left running. `ephemeral`: owned by one test run. */
   ownership: 'persistent' | 'ephemeral' | 'external';
-  kafka: { brokers: BrokerEndpoint[]; controller?: string };
+  kafka: {
+    brokers: BrokerEndpoint[];
+    controller?: string;
+    /** Proxies on the broker-to-broker links, when the cluster was started with replication links. */
+    replicationLinks?: ReplicationLink[];
+  };
+  /** Redis Cluster's nodes (clients need only some to discover the rest), when a suite required it. */
+  redisCluster?: { nodes: Array<{ host: string; port: number }> };
+  /**
+   * The settings and parts the cluster was started with (lab-started clusters): compared with what
+   * each suite requires, so a cluster that differs is restarted or extended, never silently reused.
+   */
+  shape?: ClusterShape;
   schemaRegistry: { url: string; proxy?: string };
   mysql: { host: string; port: number; user: string; password: string; proxy?: string };
   redis: { host: string; port: number; password?: string; proxy?: string };
@@ -63,6 +83,8 @@ export interface LabEnvironment {
     mysql?: string;
     redis?: string;
     registry?: string;
+    /** Replication proxies by follower and leader: `proxies.replication[follower][leader]`. */
+    replication: Record<number, Record<number, string>>;
   };
   processes?: ProcessControl;
 }

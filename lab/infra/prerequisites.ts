@@ -10,6 +10,7 @@ import { javaMajorVersion } from './local/java.ts';
 import { kafkaLibs } from './local/kafka.ts';
 import { mariadbBinaries } from './local/mariadb.ts';
 import { redisBinaries } from './local/redis.ts';
+import { redisCliBinaries } from './local/redis-cluster.ts';
 import { apicurioJar, registryJava, registryMinJava } from './local/registry.ts';
 import { toxiproxyBinary } from './local/toxiproxy.ts';
 
@@ -75,6 +76,7 @@ export function findInstalledPrerequisites() {
     mariadbInstallDb: requireCommand('mariadb-install-db', mariadbBinaries.installDb, aptInstall('mariadb-server')),
     mariadbClient: requireCommand('mariadb client', mariadbBinaries.client, aptInstall('mariadb-client')),
     redisServer: requireCommand('redis-server', redisBinaries, aptInstall('redis-server')),
+    redisCli: requireCommand('redis-cli', redisCliBinaries, aptInstall('redis-tools')),
     registryJava: java21,
     apicurioVersion: versions.apicurio,
   };

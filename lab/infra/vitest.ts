@@ -2,10 +2,50 @@
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createArena, type Arena } from './arena.ts';
 import { connectEnvironment } from './connect.ts';
-import type { LabEnvironment } from './environment.ts';
+import type { EnvironmentDescriptor, LabEnvironment } from './environment.ts';
+import { readDescriptor, reconcileCluster } from './local/cluster.ts';
+import { defaultShape, shapeDifferences, wantedShape, type LabRequirements } from './requirements.ts';
 
-export function labEnvironment(): LabEnvironment {
-  return connectEnvironment(inject('labEnvironment'));
+/** A Kafka restart on a loaded 2-core machine (format, controller, three brokers) can take minutes. */
+const fitTimeoutMs = 300_000;
+
+/**
+ * The run's environment, fitted to what the suite requires before its first test:
+ *
+ *   const env = labEnvironment();                                            // the default cluster
+ *   const env = labEnvironment({ redisCluster: true });                      // + Redis Cluster
+ *   const env = labEnvironment({ kafka: { brokers: { 'min.insync.replicas': '3' },
+ *                                         controller: { 'unclean.leader.election.enable': 'true' } } });
+ *   const env = labEnvironment({ kafka: { replicationLinks: true } });       // proxied replication
+ *
+ * A running cluster that differs (a previous file's requirements, or a `lab up` cluster) is restarted
+ * or extended in a beforeAll hook (`reconcileCluster`): never reused as it is, and a suite requiring
+ * nothing gets the default back. Client addresses do not change with it, so the object returned here
+ * can be used at once; it is refreshed in place when the hook has run (Redis Cluster's endpoints).
+ */
+export function labEnvironment(requirements: LabRequirements = {}): LabEnvironment {
+  const provided = inject('labEnvironment');
+  const wanted = wantedShape(requirements); // throws at collection for a requirement the lab cannot meet
+  const env = connectEnvironment(current(provided));
+  beforeAll(async () => {
+    const descriptor = await fit(provided, requirements, wanted);
+    Object.assign(env, connectEnvironment(descriptor));
+  }, fitTimeoutMs);
+  return env;
+}
+
+/** The descriptor as the run dir has it now (a previous file may have refitted the cluster). */
+function current(provided: EnvironmentDescriptor): EnvironmentDescriptor {
+  return provided.processControl?.kind === 'local' ? (readDescriptor() ?? provided) : provided;
+}
+
+async function fit(provided: EnvironmentDescriptor, requirements: LabRequirements, wanted: ReturnType<typeof wantedShape>): Promise<EnvironmentDescriptor> {
+  if (provided.processControl?.kind === 'local') return reconcileCluster(requirements, (line) => console.log(`[lab] ${line}`));
+  // An external cluster is what it is: a suite that needs more than the default cannot run on it.
+  const differences = shapeDifferences(defaultShape, wanted);
+  const unmet = [...differences.kafka, ...differences.redisCluster];
+  if (unmet.length > 0) throw new Error(`the ${provided.provider} provider cannot change the cluster, and this suite requires: ${unmet.join('; ')}`);
+  return provided;
 }
 
 /**

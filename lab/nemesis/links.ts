@@ -32,3 +32,16 @@ export async function privateBrokerLink(env: LabEnvironment, name: string, broke
   };
   return { proxy, socketFactory };
 }
+
+/**
+ * Replication proxies (the cluster started with `kafka.replicationLinks`) chosen by direction: `to` a
+ * follower (everything it fetches), `from` a leader (every follower fetching from it), or one pair.
+ */
+export function replicationProxies(env: LabEnvironment, select: { to?: number; from?: number }): string[] {
+  const links = env.descriptor.kafka.replicationLinks;
+  if (!links?.length) throw new Error('this cluster has no replication proxies: the suite must require labEnvironment({ kafka: { replicationLinks: true } })');
+  if (select.to === undefined && select.from === undefined) throw new Error('say which replication links: { to: follower } and/or { from: leader }');
+  const chosen = links.filter((link) => (select.to === undefined || link.follower === select.to) && (select.from === undefined || link.leader === select.from));
+  if (chosen.length === 0) throw new Error(`no replication link matches ${JSON.stringify(select)}`);
+  return chosen.map((link) => link.proxy);
+}

@@ -5,6 +5,7 @@
  *   const nemesis = new Nemesis(env, history);
  *   await nemesis.latency('broker-2', 300);          // link faults through Toxiproxy
  *   await nemesis.partition('mysql');                 // the link is cut
+ *   await nemesis.cutReplication({ to: 3 });          // broker 3 fetches nothing (replicationLinks)
  *   await nemesis.kill('broker-1');                   // process faults through the environment
  *   await nemesis.armFailpoint(relay.url, 'relay.after-publish-before-mark', 'crash(count=1)');
  *   await nemesis.heal();                             // everything back, windows closed
@@ -13,7 +14,7 @@ import type { Proxy } from 'toxiproxy-node-client';
 import type { FailpointName } from '../../src/contract.ts';
 import type { LabEnvironment, ProcessTarget } from '../infra/environment.ts';
 import type { History } from '../history/history.ts';
-import { setLinkEnabled } from './links.ts';
+import { replicationProxies, setLinkEnabled } from './links.ts';
 
 type Heal = () => Promise<void>;
 
@@ -76,6 +77,20 @@ export class Nemesis {
     this.begin('partition', proxyName, async () => {
       await setLinkEnabled(await this.proxy(proxyName), true);
     });
+  }
+
+  /**
+   * Cuts replication links (a cluster started with `kafka.replicationLinks`): `{ to: F }` every link
+   * follower F fetches over, `{ from: L }` every follower's link to leader L. Clients and the controller
+   * still reach the brokers. One window per link.
+   */
+  async cutReplication(select: { to?: number; from?: number }): Promise<void> {
+    for (const proxy of replicationProxies(this.env, select)) await this.partition(proxy);
+  }
+
+  /** Delays replication on the chosen links by `ms` (the leader's responses: fetched records arrive late). */
+  async slowReplication(select: { to?: number; from?: number }, ms: number, jitter = 0): Promise<void> {
+    for (const proxy of replicationProxies(this.env, select)) await this.latency(proxy, ms, jitter);
   }
 
   private processes() {

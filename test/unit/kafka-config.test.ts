@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { brokerProperties, clusterDefaults, controllerProperties, newClusterId, type KafkaPlan } from '../../lab/infra/local/kafka.ts';
+import { brokerProperties, clusterDefaults, controllerProperties, newClusterId, replicationLinks, type KafkaPlan } from '../../lab/infra/local/kafka.ts';
+import { wantedShape } from '../../lab/infra/requirements.ts';
 import { parseJavaVersion } from '../../lab/infra/local/java.ts';
 import { kafkaEnv } from '../../lab/infra/providers/containers.ts';
 
@@ -31,6 +32,39 @@ describe('native Kafka configuration', () => {
     expect(clusterDefaults['default.replication.factor']).toBe('3');
     expect(clusterDefaults['min.insync.replicas']).toBe('2');
     expect(clusterDefaults['unclean.leader.election.enable']).toBe('false');
+  });
+
+  it('gives each node kind the settings a suite required, on top of the defaults', () => {
+    const shape = wantedShape({ kafka: { brokers: { 'min.insync.replicas': '3' }, controller: { 'unclean.leader.election.enable': 'true' } } });
+    const fitted: KafkaPlan = { ...plan, settings: { controller: shape.kafka.controller, brokers: shape.kafka.brokers } };
+    const broker = parse(brokerProperties(fitted, 1));
+    const controller = parse(controllerProperties(fitted));
+    expect(broker['min.insync.replicas']).toBe('3');
+    expect(controller['unclean.leader.election.enable']).toBe('true');
+    expect(broker['unclean.leader.election.enable']).toBe('false');
+    expect(broker['default.replication.factor']).toBe('3');
+  });
+
+  it('with replication links, each follower reaches each leader through its own proxy', () => {
+    const linked: KafkaPlan = {
+      ...plan,
+      brokers: [
+        { ...plan.brokers[0]!, replication: { 1: { port: 9411, proxyPort: 9511 }, 2: { port: 9412, proxyPort: 9512 } } },
+        { ...plan.brokers[1]!, replication: { 1: { port: 9421, proxyPort: 9521 }, 2: { port: 9422, proxyPort: 9522 } } },
+      ],
+    };
+    const props = parse(brokerProperties(linked, 2));
+    // Broker 2 fetches over REPLICA_2: from broker 1 that is broker 1's proxy 9512 (below).
+    expect(props['inter.broker.listener.name']).toBe('REPLICA_2');
+    expect(props['listeners']).toBe('INTERNAL://127.0.0.1:9102,CLIENT://127.0.0.1:9202,REPLICA_1://127.0.0.1:9421,REPLICA_2://127.0.0.1:9422');
+    // Its REPLICA_1 (what broker 1 fetches from it over) is advertised as a proxy; its own REPLICA_2 direct.
+    expect(props['advertised.listeners']).toBe('INTERNAL://127.0.0.1:9102,CLIENT://127.0.0.1:9302,REPLICA_1://127.0.0.1:9521,REPLICA_2://127.0.0.1:9422');
+    expect(props['listener.security.protocol.map']).toContain('REPLICA_1:PLAINTEXT,REPLICA_2:PLAINTEXT');
+    expect(replicationLinks(linked)).toEqual([
+      { follower: 2, leader: 1, name: 'replication-2-from-1', listen: '127.0.0.1:9512', upstream: '127.0.0.1:9412' },
+      { follower: 1, leader: 2, name: 'replication-1-from-2', listen: '127.0.0.1:9521', upstream: '127.0.0.1:9421' },
+    ]);
+    expect(replicationLinks(plan)).toEqual([]);
   });
 
   it('makes Kafka-format cluster ids (22 chars of base64url), never starting with "-"', () => {

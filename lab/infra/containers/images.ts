@@ -54,6 +54,7 @@ export const imageTools = {
   mariadbInstallDb: '/usr/bin/mariadb-install-db',
   mariadbClient: 'mariadb',
   redisServer: '/usr/bin/redis-server',
+  redisCli: '/usr/bin/redis-cli',
   registryJava: 'java',
   apicurioVersion: versions.apicurio,
 };
@@ -63,7 +64,8 @@ export function imageFor(processName: string): ImageName {
   if (processName === 'controller' || /^broker-\d+/.test(processName) || processName.startsWith('controller-')) return 'kafka';
   if (processName === 'registry') return 'registry';
   if (processName.startsWith('mysql')) return 'mariadb';
-  if (processName === 'redis') return 'redis';
+  // The single Redis, Redis Cluster's nodes and the step that joins them (redis-cli).
+  if (processName === 'redis' || processName.startsWith('redis-cluster-')) return 'redis';
   if (processName === 'toxiproxy') return 'toxiproxy';
   throw new Error(`no image for process '${processName}'`);
 }

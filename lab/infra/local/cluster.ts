@@ -18,7 +18,9 @@ import { installDirs, keptLogsRoot, labHome, repoRoot, runPaths } from '../paths
 import { canConnect, freePorts } from '../ports.ts';
 import { proxyName, proxyPlan } from '../proxies.ts';
 import { findInstalledPrerequisites } from '../prerequisites.ts';
-import { brokerSpec, controllerSpec, newClusterId, prepareKafka, type KafkaPlan } from './kafka.ts';
+import { brokerSpec, controllerSpec, newClusterId, prepareKafka, replicationLinks, type KafkaPlan } from './kafka.ts';
+import { defaultShape, shapeDifferences, wantedShape, type LabRequirements } from '../requirements.ts';
+import { redisClusterCreateSpec, redisClusterNodePattern, redisClusterNodeSpec, redisClusterNodeName, redisClusterReady, redisClusterSize, type RedisClusterNode } from './redis-cluster.ts';
 import { createLabUser, initMariadb, mariadbSpec } from './mariadb.ts';
 import { redisSpec } from './redis.ts';
 import { ccompatPath, registryAnswers, registrySpec, setGlobalCompatibility } from './registry.ts';
@@ -70,7 +72,11 @@ export function readDescriptor(): EnvironmentDescriptor | undefined {
 /** Problems with the running cluster; empty when every process is alive and every endpoint answers. */
 export async function clusterProblems(descriptor: EnvironmentDescriptor): Promise<string[]> {
   const problems: string[] = [];
-  const expected = ['toxiproxy', 'controller', 'mysql', 'redis', 'registry', ...descriptor.kafka.brokers.map((b) => `broker-${b.id}`)];
+  const expected = [
+    'toxiproxy', 'controller', 'mysql', 'redis', 'registry',
+    ...descriptor.kafka.brokers.map((b) => `broker-${b.id}`),
+    ...(descriptor.redisCluster?.nodes ?? []).map((_, index) => redisClusterNodeName(index + 1)),
+  ];
   for (const name of expected) {
     if (!supervisor.running(name)) problems.push(`${name} is not running`);
     else if (isStopped(supervisor.read(name)!)) problems.push(`${name} is stopped (SIGSTOP, e.g. a run killed mid-fault)`);
@@ -126,7 +132,7 @@ export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: 
 
   try {
     const descriptor = await startProcesses(startup, tools, options, images);
-    fs.writeFileSync(runPaths.descriptor, JSON.stringify(descriptor, null, 2), { mode: 0o600 });
+    writeDescriptor(descriptor);
     return { descriptor, reused: false };
   } catch (error) {
     startup.abort(error); // a step outside the parallel chains failed: nothing more may start
@@ -216,11 +222,11 @@ const relative = (file: string) => (file.startsWith(repoRoot + path.sep) ? path.
 
 type Tools = Omit<ReturnType<typeof findInstalledPrerequisites>, 'mariadbClient'> & { mariadbClient: string };
 
-async function startProcesses(startup: Startup, tools: Tools, options: UpOptions, images?: Record<ImageName, string>): Promise<EnvironmentDescriptor> {
-  const brokerCount = options.brokers ?? 3;
-  const runId = newClusterId();
-  // The containers provider runs the very same specs, each placed in its component's image.
-  const place = (spec: ProcessSpec): ProcessSpec =>
+type Place = (spec: ProcessSpec) => ProcessSpec;
+
+/** The containers provider runs the very same specs, each placed in its component's image. */
+function placer(images: Record<ImageName, string> | undefined, runId: string): Place {
+  return (spec) =>
     images
       ? placeInContainer(
           spec,
@@ -228,10 +234,27 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
           imagePathMap(),
         )
       : spec;
+}
+
+/** Kafka's ports and settings, kept in the run dir so a later suite can restart Kafka on the same ports. */
+const kafkaPlanFile = () => path.join(runPaths.root, 'kafka-plan.json');
+
+function readKafkaPlan(): KafkaPlan | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(kafkaPlanFile(), 'utf8')) as KafkaPlan;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startProcesses(startup: Startup, tools: Tools, options: UpOptions, images?: Record<ImageName, string>): Promise<EnvironmentDescriptor> {
+  const brokerCount = options.brokers ?? 3;
+  const place = placer(images, newClusterId());
   const run = (spec: ProcessSpec) => startup.run(place(spec));
   const mariadbClient = images ? ['docker', 'exec', containerName(labHome, 'mysql'), tools.mariadbClient] : [tools.mariadbClient];
   const [toxiproxyPort, controllerPort, mysqlPort, mysqlProxyPort, redisPort, redisProxyPort, registryPort, registryManagementPort, registryProxyPort, ...brokerPorts] =
     await freePorts(9 + brokerCount * 3);
+  const shape = defaultShape;
   const kafkaPlan: KafkaPlan = {
     clusterId: newClusterId(),
     controller: { id: 0, port: controllerPort! },
@@ -241,6 +264,7 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
       clientPort: brokerPorts[index * 3 + 1]!,
       proxyPort: brokerPorts[index * 3 + 2]!,
     })),
+    settings: { controller: shape.kafka.controller, brokers: shape.kafka.brokers },
   };
 
   const started = (spec: ProcessSpec) => startup.start(place(spec), relative);
@@ -273,16 +297,13 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
     processControl: { kind: 'local', runDir: runPaths.root },
     namePrefix: 'lab',
     startedAt: new Date().toISOString(),
+    shape,
   };
+  fs.writeFileSync(kafkaPlanFile(), JSON.stringify(kafkaPlan, null, 2));
 
   // 2. The rest in parallel: each component's own chain of steps. The first to fail aborts the others.
   await startup.all([
-    async () => {
-      await prepareKafka(kafkaPlan, run);
-      started({ ...controllerSpec(kafkaPlan), readyPort: controllerPort! });
-      for (const broker of kafkaPlan.brokers) started({ ...brokerSpec(broker.id), readyPort: broker.clientPort });
-      await waitForBrokers(startup, descriptor, brokerCount);
-    },
+    () => startKafka(startup, place, kafkaPlan, descriptor),
     async () => {
       await initMariadb(tools.mariadbInstallDb, run);
       started({ ...mariadbSpec(tools.mariadbd, mysqlPort!), readyPort: mysqlPort! });
@@ -302,6 +323,122 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
     },
   ]);
   return descriptor;
+}
+
+/** Formats storage, starts the controller and the brokers, waits until all are registered. */
+async function startKafka(startup: Startup, place: Place, plan: KafkaPlan, descriptor: EnvironmentDescriptor): Promise<void> {
+  await prepareKafka(plan, (spec) => startup.run(place(spec)));
+  startup.start(place({ ...controllerSpec(plan), readyPort: plan.controller.port }), relative);
+  for (const broker of plan.brokers) startup.start(place({ ...brokerSpec(broker.id), readyPort: broker.clientPort }), relative);
+  await waitForBrokers(startup, descriptor, plan.brokers.length);
+}
+
+/**
+ * Makes the running cluster match what a suite requires (see requirements.ts), before its first test:
+ *
+ * - Kafka settings or replication links differ: the controller and brokers are stopped, their data
+ *   removed, and Kafka started again on the same ports with the wanted settings (a new, empty Kafka
+ *   cluster: every suite makes its own topics). Clients' addresses do not change.
+ * - Redis Cluster required and not running: its six nodes are started and joined; running and not
+ *   required: stopped, so the next suite gets the default cluster.
+ *
+ * Everything else (Toxiproxy, MariaDB, Redis, the registry) is left as it is. The new shape is recorded
+ * in the descriptor; while a change is under way the descriptor records none, so a failed change is
+ * never taken for a fitting cluster.
+ */
+export async function reconcileCluster(requirements: LabRequirements, log: (line: string) => void = () => undefined): Promise<EnvironmentDescriptor> {
+  const descriptor = readDescriptor();
+  if (!descriptor) throw new Error('no running lab cluster to fit to the suite (the global setup or `npx lab up` starts one)');
+  const wanted = wantedShape(requirements);
+  const differences = shapeDifferences(descriptor.shape, wanted);
+  if (differences.kafka.length === 0 && differences.redisCluster.length === 0) return descriptor;
+  const started = Date.now();
+  const containers = descriptor.provider === 'containers';
+  const images = containers ? ensureImages(log) : undefined;
+  const place = placer(images, newClusterId());
+  const startup = new Startup(supervisor, log);
+  const next: EnvironmentDescriptor = { ...descriptor, kafka: { ...descriptor.kafka }, shape: undefined };
+  writeDescriptor(next);
+  if (differences.kafka.length > 0) {
+    log(`restarting Kafka for this suite: ${differences.kafka.join('; ')}`);
+    const plan = readKafkaPlan();
+    if (!plan) throw new Error(`the running cluster kept no Kafka plan (${kafkaPlanFile()}): \`npx lab down\` and start again`);
+    const toxiproxy = new Toxiproxy(descriptor.toxiproxy!.url);
+    await stopKafka(plan);
+    for (const link of replicationLinks(plan)) await toxiproxy.get(link.name).then((proxy) => proxy.remove()).catch(() => undefined);
+    const replicationPorts = wanted.kafka.replicationLinks ? await freePorts(plan.brokers.length * plan.brokers.length * 2) : [];
+    const fitted: KafkaPlan = {
+      ...plan,
+      clusterId: newClusterId(),
+      brokers: plan.brokers.map(({ replication: _, ...broker }, leaderIndex) =>
+        wanted.kafka.replicationLinks
+          ? {
+              ...broker,
+              replication: Object.fromEntries(
+                plan.brokers.map((follower, followerIndex) => {
+                  const at = (leaderIndex * plan.brokers.length + followerIndex) * 2;
+                  return [follower.id, { port: replicationPorts[at]!, proxyPort: replicationPorts[at + 1]! }];
+                }),
+              ),
+            }
+          : broker,
+      ),
+      settings: { controller: wanted.kafka.controller, brokers: wanted.kafka.brokers },
+    };
+    const links = replicationLinks(fitted);
+    if (links.length > 0) await toxiproxy.populate(links.map(({ name, listen, upstream }) => ({ name, listen, upstream, enabled: true })));
+    fs.writeFileSync(kafkaPlanFile(), JSON.stringify(fitted, null, 2));
+    if (links.length > 0) next.kafka.replicationLinks = links.map(({ follower, leader, name }) => ({ follower, leader, proxy: name }));
+    else delete next.kafka.replicationLinks;
+    await startKafka(startup, place, fitted, next);
+  }
+  if (differences.redisCluster.length > 0) {
+    log(`${wanted.redisCluster ? 'starting' : 'stopping'} Redis Cluster for this suite`);
+    if (wanted.redisCluster) {
+      const tools = containers ? imageTools : findInstalledPrerequisites();
+      next.redisCluster = await startRedisCluster(startup, place, tools.redisServer, tools.redisCli);
+    } else {
+      await stopRedisCluster();
+      delete next.redisCluster;
+    }
+  }
+  next.shape = wanted;
+  writeDescriptor(next);
+  log(`cluster fitted to the suite in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return next;
+}
+
+function writeDescriptor(descriptor: EnvironmentDescriptor): void {
+  fs.writeFileSync(runPaths.descriptor, JSON.stringify(descriptor, null, 2), { mode: 0o600 });
+}
+
+async function stopKafka(plan: KafkaPlan): Promise<void> {
+  // No grace: the data goes with them, a clean shutdown would only cost time (brokers first, as ever).
+  await Promise.all(plan.brokers.map((broker) => supervisor.stop(`broker-${broker.id}`, 0)));
+  await supervisor.stop('controller', 0);
+  for (const name of ['controller-0', ...plan.brokers.map((broker) => `broker-${broker.id}`)]) fs.rmSync(runPaths.data(name), { recursive: true, force: true });
+}
+
+async function startRedisCluster(startup: Startup, place: Place, server: string, cli: string): Promise<NonNullable<EnvironmentDescriptor['redisCluster']>> {
+  const ports = await freePorts(redisClusterSize * 2);
+  const nodes: RedisClusterNode[] = Array.from({ length: redisClusterSize }, (_, index) => ({ index: index + 1, port: ports[index * 2]!, busPort: ports[index * 2 + 1]! }));
+  for (const node of nodes) {
+    const spec = redisClusterNodeSpec(server, node);
+    fs.rmSync(runPaths.data(spec.name), { recursive: true, force: true });
+    fs.mkdirSync(runPaths.data(spec.name), { recursive: true });
+    startup.start(place(spec), relative);
+  }
+  await startup.waitFor('Redis Cluster nodes', async () => (await Promise.all(nodes.map((node) => canConnect(node.port)))).every(Boolean), { timeoutMs: 30_000, hint: 'see .lab/run/logs/redis-cluster-*.log' });
+  await startup.run(place(redisClusterCreateSpec(cli, nodes)));
+  const endpoints = nodes.map((node) => ({ host: '127.0.0.1', port: node.port }));
+  await startup.waitFor('Redis Cluster state ok, all slots covered', () => redisClusterReady(endpoints), { timeoutMs: 60_000, intervalMs: 500, hint: 'see .lab/run/logs/redis-cluster-create.log' });
+  return { nodes: endpoints };
+}
+
+async function stopRedisCluster(): Promise<void> {
+  const nodes = supervisor.list().map((record) => record.spec.name).filter((name) => redisClusterNodePattern.test(name));
+  await Promise.all(nodes.map((name) => supervisor.stop(name, 0)));
+  for (const name of nodes) fs.rmSync(runPaths.data(name), { recursive: true, force: true });
 }
 
 /** Every broker registered and reachable through its proxy (metadata lists them all). */

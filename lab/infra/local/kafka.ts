@@ -7,6 +7,14 @@
  *   CLIENT    what clients use; its *advertised* address is the broker's Toxiproxy listen port, so every
  *             client→broker byte crosses the proxy. Advertising the real port would let clients bypass
  *             the proxy after the first metadata response (the classic "I only proxied bootstrap" bug).
+ *
+ * With replication links (a suite's `kafka.replicationLinks`), every broker also listens once per
+ * broker of the cluster, `REPLICA_<F>`, and broker F uses `REPLICA_<F>` as its inter-broker listener.
+ * Leader L advertises its `REPLICA_<F>` as the Toxiproxy proxy `replication-<F>-from-<L>`: every
+ * connection follower F opens to L (fetches, and F's other inter-broker requests) crosses that proxy,
+ * and nothing else does. One proxy per (follower, leader) pair, because a proxy in front of a leader's
+ * single inter-broker listener could only cut all its followers at once, never one of them; Kafka finds
+ * a broker's address by the *fetcher's* inter-broker listener name, which is what makes this possible.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,7 +27,31 @@ import type { ProcessSpec } from './supervisor.ts';
 export interface KafkaPlan {
   clusterId: string;
   controller: { id: number; port: number };
-  brokers: Array<{ id: number; internalPort: number; clientPort: number; proxyPort: number }>;
+  brokers: Array<{
+    id: number;
+    internalPort: number;
+    clientPort: number;
+    proxyPort: number;
+    /** With replication links: per follower id, this broker's REPLICA_<follower> listener and its proxy. */
+    replication?: Record<number, { port: number; proxyPort: number }>;
+  }>;
+  /** Effective settings per node kind (default: `clusterDefaults` for both). */
+  settings?: { controller: Record<string, string>; brokers: Record<string, string> };
+}
+
+/** Toxiproxy proxy carrying follower `follower`'s connections to leader `leader`. */
+export const replicationProxyName = (follower: number, leader: number) => `replication-${follower}-from-${leader}`;
+
+/** Every replication link of a plan: the proxy listens on the leader's advertised REPLICA_<follower>. */
+export function replicationLinks(plan: KafkaPlan): Array<{ follower: number; leader: number; name: string; listen: string; upstream: string }> {
+  return plan.brokers.flatMap((leader) =>
+    plan.brokers
+      .filter((follower) => follower.id !== leader.id && leader.replication?.[follower.id])
+      .map((follower) => {
+        const link = leader.replication![follower.id]!;
+        return { follower: follower.id, leader: leader.id, name: replicationProxyName(follower.id, leader.id), listen: `127.0.0.1:${link.proxyPort}`, upstream: `127.0.0.1:${link.port}` };
+      }),
+  );
 }
 
 /**
@@ -72,24 +104,28 @@ export function controllerProperties(plan: KafkaPlan): string {
     'controller.listener.names': 'CONTROLLER',
     'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT',
     'log.dirs': runPaths.data(`controller-${id}`),
-    ...clusterDefaults,
+    ...(plan.settings?.controller ?? clusterDefaults),
   });
 }
 
 export function brokerProperties(plan: KafkaPlan, brokerId: number): string {
   const broker = plan.brokers.find((candidate) => candidate.id === brokerId);
   if (!broker) throw new Error(`no broker ${brokerId} in plan`);
+  const replicas = broker.replication ? plan.brokers.map((peer) => ({ name: `REPLICA_${peer.id}`, peer: peer.id, ...broker.replication![peer.id]! })) : [];
+  if (replicas.some((replica) => replica.port === undefined)) throw new Error(`broker ${brokerId} lacks a replication listener for a peer`);
+  // A broker's own REPLICA_<self> is never connected to by a peer (nobody fetches as it): advertised direct.
+  const advertised = (replica: (typeof replicas)[number]) => (replica.peer === broker.id ? replica.port : replica.proxyPort);
   return properties({
     'process.roles': 'broker',
     'node.id': String(broker.id),
     'controller.quorum.voters': `${plan.controller.id}@127.0.0.1:${plan.controller.port}`,
     'controller.listener.names': 'CONTROLLER',
-    listeners: `INTERNAL://127.0.0.1:${broker.internalPort},CLIENT://127.0.0.1:${broker.clientPort}`,
-    'advertised.listeners': `INTERNAL://127.0.0.1:${broker.internalPort},CLIENT://127.0.0.1:${broker.proxyPort}`,
-    'inter.broker.listener.name': 'INTERNAL',
-    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT',
+    listeners: [`INTERNAL://127.0.0.1:${broker.internalPort}`, `CLIENT://127.0.0.1:${broker.clientPort}`, ...replicas.map((r) => `${r.name}://127.0.0.1:${r.port}`)].join(','),
+    'advertised.listeners': [`INTERNAL://127.0.0.1:${broker.internalPort}`, `CLIENT://127.0.0.1:${broker.proxyPort}`, ...replicas.map((r) => `${r.name}://127.0.0.1:${advertised(r)}`)].join(','),
+    'inter.broker.listener.name': broker.replication ? `REPLICA_${broker.id}` : 'INTERNAL',
+    'listener.security.protocol.map': ['CONTROLLER', 'INTERNAL', 'CLIENT', ...replicas.map((r) => r.name)].map((name) => `${name}:PLAINTEXT`).join(','),
     'log.dirs': runPaths.data(`broker-${broker.id}`),
-    ...clusterDefaults,
+    ...(plan.settings?.brokers ?? clusterDefaults),
   });
 }
 

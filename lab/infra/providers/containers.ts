@@ -9,7 +9,7 @@
  * Testcontainers' Ryuk cannot be pulled on these machines (no registry answers): the lab's own guard
  * and label reaper do its job.
  */
-import { downLocalCluster, upLocalCluster } from '../local/cluster.ts';
+import { downLocalCluster, reconcileCluster, upLocalCluster } from '../local/cluster.ts';
 import type { AcquiredEnvironment, AcquireOptions } from './types.ts';
 
 /**
@@ -21,8 +21,12 @@ export function kafkaEnv(settings: Record<string, string>): Record<string, strin
 }
 
 export async function acquireContainers(options: AcquireOptions): Promise<AcquiredEnvironment> {
-  const { descriptor, reused } = await upLocalCluster({ provider: 'containers', ownership: 'ephemeral', ownerPid: options.ownerPid, log: options.log });
-  options.log?.(reused ? `reusing the running containers cluster (started ${descriptor.startedAt})` : 'started a containers cluster for this run');
+  const { descriptor: started, reused } = await upLocalCluster({ provider: 'containers', ownership: 'ephemeral', ownerPid: options.ownerPid, log: options.log });
+  options.log?.(reused ? `reusing the running containers cluster (started ${started.startedAt})` : 'started a containers cluster for this run');
+  const descriptor = await reconcileCluster(options.requirements ?? {}, options.log).catch(async (error: unknown) => {
+    if (!reused) await downLocalCluster(options.log); // ours to stop; a `lab up` cluster stays for a look
+    throw error;
+  });
   return {
     descriptor,
     release: async () => {
