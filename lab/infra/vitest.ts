@@ -28,7 +28,7 @@ export function labEnvironment(requirements: LabRequirements = {}): LabEnvironme
   const wanted = wantedShape(requirements); // throws at collection for a requirement the lab cannot meet
   const env = connectEnvironment(current(provided));
   beforeAll(async () => {
-    const descriptor = await fit(provided, requirements, wanted);
+    const descriptor = await fitClusterTo(provided, requirements, wanted);
     Object.assign(env, connectEnvironment(descriptor));
   }, fitTimeoutMs);
   return env;
@@ -39,7 +39,7 @@ function current(provided: EnvironmentDescriptor): EnvironmentDescriptor {
   return provided.processControl?.kind === 'local' ? (readDescriptor() ?? provided) : provided;
 }
 
-async function fit(provided: EnvironmentDescriptor, requirements: LabRequirements, wanted: ReturnType<typeof wantedShape>): Promise<EnvironmentDescriptor> {
+async function fitClusterTo(provided: EnvironmentDescriptor, requirements: LabRequirements, wanted: ReturnType<typeof wantedShape>): Promise<EnvironmentDescriptor> {
   if (provided.processControl?.kind === 'local') return reconcileCluster(requirements, (line) => console.log(`[lab] ${line}`));
   // An external cluster is what it is: a suite that needs more than the default cannot run on it.
   const differences = shapeDifferences(defaultShape, wanted);
