@@ -1,7 +1,7 @@
 /** The containers provider's pure parts: placing a local command line in a container, labels, images. */
 import { describe, expect, it } from 'vitest';
 import { checkoutContainersQuery, containerLabels, containerName } from '../../lab/infra/containers/labels.ts';
-import { dockerRunArgs, placeInContainer } from '../../lab/infra/containers/placement.ts';
+import { containerCommand, placeInContainer } from '../../lab/infra/containers/placement.ts';
 import { debianMirror, imageFor, imageTag } from '../../lab/infra/containers/images.ts';
 import { dockerdArgs } from '../../lab/infra/containers/engine.ts';
 import type { ProcessSpec } from '../../lab/infra/local/supervisor.ts';
@@ -30,24 +30,14 @@ describe('placing a local command line in a container', () => {
     expect(placed.container).toEqual(placement);
   });
 
-  it('runs a server detached on the host network, its output appended to its own log by an exec-ing shell', () => {
-    const args = dockerRunArgs({ ...placed, env: { A: 'b' }, cwd: '/opt/x' }, { detached: true });
-    expect(args.slice(0, 8)).toEqual(['run', '--detach', '--name', 'lab-abcd-broker-1', '--network', 'host', '--log-driver', 'none']);
-    expect(args).not.toContain('bridge');
-    expect(args.join(' ')).toContain('--label lab.home=/repo/.lab --volume /repo/.lab/run:/repo/.lab/run --env A=b --workdir /opt/x');
-    const image = args.indexOf('lab/kafka:0123');
-    expect(args.slice(image - 2, image + 5)).toEqual(['--entrypoint', '/bin/sh', 'lab/kafka:0123', '-c', 'exec "$@" >>"$0" 2>&1', broker.logFile, 'java']);
-    expect(args.slice(image + 5)).toEqual(placed.args);
-  });
-
-  it('runs a one-shot step attached and removed at exit', () => {
-    const args = dockerRunArgs(placed, { detached: false });
-    expect(args.slice(0, 2)).toEqual(['run', '--rm']);
-    expect(args.slice(args.indexOf('--entrypoint'))).toEqual(['--entrypoint', 'java', 'lab/kafka:0123', ...placed.args]);
+  it('runs the command line under a shell that appends its output to its own log, then execs it (pid 1)', () => {
+    const { entrypoint, command } = containerCommand(placed);
+    expect(entrypoint).toEqual(['/bin/sh']);
+    expect(command).toEqual(['-c', 'exec "$@" >>"$0" 2>&1', broker.logFile, 'java', ...placed.args]);
   });
 
   it('refuses a spec that was not placed', () => {
-    expect(() => dockerRunArgs(broker, { detached: true })).toThrow(/not placed/);
+    expect(() => containerCommand(broker)).toThrow(/not placed/);
   });
 });
 

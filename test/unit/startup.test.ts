@@ -26,7 +26,7 @@ describe('Startup', () => {
     const { dir, supervisor } = tempSupervisor();
     const startup = new Startup(supervisor);
     // Like the registry finding its port taken: a few lines, then exit 1 within a second.
-    startup.start({
+    await startup.start({
       name: 'dies',
       command: 'bash',
       args: ['-c', 'for i in $(seq 1 40); do echo "noise $i"; done; echo "ERROR Port 9000 seems to be in use by another process" >&2; exit 1'],
@@ -43,7 +43,7 @@ describe('Startup', () => {
   it('keeps waiting while its processes run, and times out with the hint when the probe never answers', async () => {
     const { dir, supervisor } = tempSupervisor();
     const startup = new Startup(supervisor);
-    startup.start({ name: 'sleeper', command: 'sleep', args: ['300'], logFile: path.join(dir, 'sleeper.log') });
+    await startup.start({ name: 'sleeper', command: 'sleep', args: ['300'], logFile: path.join(dir, 'sleeper.log') });
     await expect(startup.waitFor('a port', never, { timeoutMs: 600, hint: 'see sleeper.log' })).rejects.toThrow(/timed out after 600 ms waiting for a port; see sleeper\.log/);
   });
 
@@ -59,7 +59,7 @@ describe('Startup', () => {
       async () => {
         await new Promise((resolve) => setTimeout(resolve, 300)); // a step still running (a storage format)
         try {
-          startup.start({ name: 'late', command: 'sleep', args: ['300'], logFile: path.join(dir, 'late.log') });
+          await startup.start({ name: 'late', command: 'sleep', args: ['300'], logFile: path.join(dir, 'late.log') });
         } catch (error) {
           lateStart = error;
         }
@@ -80,6 +80,6 @@ describe('Startup', () => {
     const wait = startup.waitFor('the registry', never, { timeoutMs: 30_000 });
     interrupt.abort(new Error('interrupted by SIGINT'));
     await expect(wait).rejects.toThrow(/start-up aborted/);
-    expect(() => startup.start({ name: 'x', command: 'sleep', args: ['300'], logFile: path.join(dir, 'x.log') })).toThrow('interrupted by SIGINT');
+    await expect(startup.start({ name: 'x', command: 'sleep', args: ['300'], logFile: path.join(dir, 'x.log') })).rejects.toThrow('interrupted by SIGINT');
   });
 });

@@ -36,23 +36,11 @@ export function placeInContainer(spec: ProcessSpec, placement: ContainerPlacemen
 }
 
 /**
- * `docker run` arguments for a placed spec. A server runs detached, its output appended to its log
- * file by the container's shell, which then `exec`s it (the server is the container's pid 1, so the
- * engine's kill/stop/pause reach it directly). A one-shot step runs attached (`--rm`): the supervisor
- * writes the client's output to the log and reads the exit code from it.
+ * What a placed spec's container runs: a shell that appends the output to the spec's log file, then
+ * `exec`s the command line, so the server is the container's pid 1 (the engine's kill, stop and pause
+ * reach it directly) and `lab logs` reads the same file as for a native process. runtime.ts starts it.
  */
-export function dockerRunArgs(spec: ProcessSpec, { detached }: { detached: boolean }): string[] {
-  const container = spec.container;
-  if (!container) throw new Error(`${spec.name} is not placed in a container`);
-  const args = ['run', detached ? '--detach' : '--rm', '--name', container.name, '--network', 'host', '--log-driver', 'none'];
-  for (const [key, value] of Object.entries(container.labels)) args.push('--label', `${key}=${value}`);
-  for (const mount of container.mounts) args.push('--volume', `${mount}:${mount}`);
-  for (const [key, value] of Object.entries(spec.env ?? {})) args.push('--env', `${key}=${value}`);
-  if (spec.cwd) args.push('--workdir', spec.cwd);
-  if (detached) {
-    args.push('--entrypoint', '/bin/sh', container.image, '-c', 'exec "$@" >>"$0" 2>&1', spec.logFile, spec.command, ...spec.args);
-  } else {
-    args.push('--entrypoint', spec.command, container.image, ...spec.args);
-  }
-  return args;
+export function containerCommand(spec: ProcessSpec): { entrypoint: string[]; command: string[] } {
+  if (!spec.container) throw new Error(`${spec.name} is not placed in a container`);
+  return { entrypoint: ['/bin/sh'], command: ['-c', 'exec "$@" >>"$0" 2>&1', spec.logFile, spec.command, ...spec.args] };
 }

@@ -128,7 +128,7 @@ export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: 
   // The guard before anything else: Vitest exits at once on SIGINT/SIGTERM (its own handler calls
   // process.exit, so no teardown and no async handler of ours runs), and a crash runs nothing at all.
   // Only a watcher that already exists when the owner dies can stop what the owner had started so far.
-  if (options.ownership === 'ephemeral') startup.start(guardSpec(options.ownerPid ?? process.pid), relative);
+  if (options.ownership === 'ephemeral') await startup.start(guardSpec(options.ownerPid ?? process.pid), relative);
 
   try {
     const descriptor = await startProcesses(startup, tools, options, images);
@@ -271,7 +271,7 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
   const hint = (name: string) => `see ${relative(runPaths.log(name))}`;
 
   // 1. Toxiproxy and every proxy first: clients and brokers' advertised addresses point at them.
-  started({ ...toxiproxySpec(toxiproxyPort!), readyPort: toxiproxyPort! });
+  await started({ ...toxiproxySpec(toxiproxyPort!), readyPort: toxiproxyPort! });
   await startup.waitFor('toxiproxy', () => canConnect(toxiproxyPort!), { timeoutMs: 15_000, hint: hint('toxiproxy') });
   const toxiproxyUrl = `http://127.0.0.1:${toxiproxyPort}`;
   const proxies = proxyPlan({
@@ -306,18 +306,18 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
     () => startKafka(startup, place, kafkaPlan, descriptor),
     async () => {
       await initMariadb(tools.mariadbInstallDb, run);
-      started({ ...mariadbSpec(tools.mariadbd, mysqlPort!), readyPort: mysqlPort! });
+      await started({ ...mariadbSpec(tools.mariadbd, mysqlPort!), readyPort: mysqlPort! });
       await startup.waitFor('MariaDB', () => canConnect(mysqlPort!), { timeoutMs: 60_000, hint: hint('mysql') });
       await createLabUser(mariadbClient, 'lab', mysqlPassword);
       await startup.waitFor('MariaDB through its proxy', () => mysqlAnswers(descriptor), { timeoutMs: 15_000, hint: hint('mysql') });
     },
     async () => {
       fs.mkdirSync(runPaths.data('redis'), { recursive: true });
-      started({ ...redisSpec(tools.redisServer, redisPort!), readyPort: redisPort! });
+      await started({ ...redisSpec(tools.redisServer, redisPort!), readyPort: redisPort! });
       await startup.waitFor('Redis through its proxy', () => redisAnswers(descriptor), { timeoutMs: 15_000, hint: hint('redis') });
     },
     async () => {
-      started({ ...registrySpec(registryPort!, registryManagementPort!, tools.registryJava), cwd: installDirs.apicurio(tools.apicurioVersion), readyPort: registryPort! });
+      await started({ ...registrySpec(registryPort!, registryManagementPort!, tools.registryJava), cwd: installDirs.apicurio(tools.apicurioVersion), readyPort: registryPort! });
       await startup.waitFor('schema registry', () => registryAnswers(descriptor.schemaRegistry.url), { timeoutMs: 180_000, hint: hint('registry') });
       await setGlobalCompatibility(descriptor.schemaRegistry.url, 'BACKWARD');
     },
@@ -328,8 +328,8 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
 /** Formats storage, starts the controller and the brokers, waits until all are registered. */
 async function startKafka(startup: Startup, place: Place, plan: KafkaPlan, descriptor: EnvironmentDescriptor): Promise<void> {
   await prepareKafka(plan, (spec) => startup.run(place(spec)));
-  startup.start(place({ ...controllerSpec(plan), readyPort: plan.controller.port }), relative);
-  for (const broker of plan.brokers) startup.start(place({ ...brokerSpec(broker.id), readyPort: broker.clientPort }), relative);
+  await startup.start(place({ ...controllerSpec(plan), readyPort: plan.controller.port }), relative);
+  await Promise.all(plan.brokers.map((broker) => startup.start(place({ ...brokerSpec(broker.id), readyPort: broker.clientPort }), relative)));
   await waitForBrokers(startup, descriptor, plan.brokers.length);
 }
 
@@ -426,7 +426,7 @@ async function startRedisCluster(startup: Startup, place: Place, server: string,
     const spec = redisClusterNodeSpec(server, node);
     fs.rmSync(runPaths.data(spec.name), { recursive: true, force: true });
     fs.mkdirSync(runPaths.data(spec.name), { recursive: true });
-    startup.start(place(spec), relative);
+    await startup.start(place(spec), relative);
   }
   await startup.waitFor('Redis Cluster nodes', async () => (await Promise.all(nodes.map((node) => canConnect(node.port)))).every(Boolean), { timeoutMs: 30_000, hint: 'see .lab/run/logs/redis-cluster-*.log' });
   await startup.run(place(redisClusterCreateSpec(cli, nodes)));

@@ -5,7 +5,7 @@
  * pid files and start specs are on disk.
  */
 import type { ProcessControl, ProcessTarget } from '../environment.ts';
-import { dockerAsync } from '../containers/engine.ts';
+import { pauseContainerNow, signalContainer, unpauseContainer } from '../containers/runtime.ts';
 import { canConnect, sleep, waitFor } from '../ports.ts';
 import { guardName, isAlive, type Supervisor } from './supervisor.ts';
 
@@ -31,7 +31,7 @@ export class LocalProcessControl implements ProcessControl {
   async kill(target: ProcessTarget): Promise<void> {
     const record = this.record(target);
     if (!isAlive(record)) return;
-    if (record.spec.container) await dockerAsync(['kill', '--signal', 'KILL', record.spec.container.name]);
+    if (record.spec.container) await signalContainer(record.spec.container.name, 'SIGKILL');
     else process.kill(-record.pid, 'SIGKILL');
     while (isAlive(record)) await sleep(20);
   }
@@ -44,14 +44,14 @@ export class LocalProcessControl implements ProcessControl {
 
   async resume(target: ProcessTarget): Promise<void> {
     const record = this.record(target);
-    if (record.spec.container) await dockerAsync(['unpause', record.spec.container.name]);
+    if (record.spec.container) await unpauseContainer(record.spec.container.name);
     else process.kill(-record.pid, 'SIGCONT');
   }
 
   async restart(target: ProcessTarget): Promise<void> {
     const record = this.record(target);
     if (isAlive(record)) await this.supervisor.stop(target);
-    const restarted = this.supervisor.start(record.spec);
+    const restarted = await this.supervisor.startWherePlaced(record.spec);
     const port = record.spec.readyPort;
     if (port !== undefined) {
       // A broker killed mid-run recovers every log of the run uncleanly before it listens (seen: 186 logs
@@ -76,13 +76,13 @@ export class LocalProcessControl implements ProcessControl {
  * on this machine in an E-001 run on the containers provider: the case failed before its fault began.
  * A failed freeze leaves the container running (runc thaws it again), so trying again is safe.
  */
-export async function pauseContainer(name: string, attempts = 5, run: (args: string[]) => Promise<unknown> = dockerAsync): Promise<void> {
+export async function pauseContainer(name: string, attempts = 5, pause: (name: string) => Promise<unknown> = pauseContainerNow): Promise<void> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await run(['pause', name]);
+      await pause(name);
       return;
     } catch (error) {
-      if (attempt >= attempts || !/unable to freeze/.test(String((error as { stderr?: string }).stderr ?? error))) throw error;
+      if (attempt >= attempts || !/unable to freeze/.test(String(error))) throw error;
       await sleep(200 * attempt);
     }
   }

@@ -49,9 +49,9 @@ export class Startup {
   }
 
   /** Starts a process unless the attempt was aborted meanwhile (then throws the reason). */
-  start(spec: ProcessSpec, logPath: (file: string) => string = (file) => file): ProcessRecord {
+  async start(spec: ProcessSpec, logPath: (file: string) => string = (file) => file): Promise<ProcessRecord> {
     this.controller.signal.throwIfAborted();
-    const record = this.supervisor.start(spec, (code, signal) => this.exitCodes.set(spec.name, describeExit({ code, signal })));
+    const record = await this.supervisor.startWherePlaced(spec, (code, signal) => this.exitCodes.set(spec.name, describeExit({ code, signal })));
     this.started.push(record);
     this.log(`started ${spec.name} (log: ${logPath(spec.logFile)})`);
     return record;

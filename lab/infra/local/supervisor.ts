@@ -16,8 +16,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sleep } from '../ports.ts';
-import { docker, dockerAsync } from '../containers/engine.ts';
-import { dockerRunArgs, type ContainerPlacement } from '../containers/placement.ts';
+import { docker } from '../containers/engine.ts';
+import type { ContainerPlacement } from '../containers/placement.ts';
+import { removeContainer, runStepContainer, startServerContainer, stopContainer, unpauseContainer } from '../containers/runtime.ts';
 
 export interface ProcessSpec {
   name: string;
@@ -126,12 +127,17 @@ export class Supervisor {
    * its exit while this process lives (a start-up reports the exit code of a component that died).
    */
   start(spec: ProcessSpec, onExit?: (code: number | null, signal: NodeJS.Signals | null) => void): ProcessRecord {
-    if (spec.container) return this.startContainer(spec);
+    if (spec.container) throw new Error(`${spec.name} is placed in a container: startWherePlaced starts it`);
     const { record, child } = this.launch(spec);
     if (onExit) child.on('exit', onExit);
     // Reap it if it dies while we are still around, without keeping our event loop alive for it.
     child.unref();
     return record;
+  }
+
+  /** `start`, or for a spec the containers provider placed, its container through the engine. */
+  async startWherePlaced(spec: ProcessSpec, onExit?: (code: number | null, signal: NodeJS.Signals | null) => void): Promise<ProcessRecord> {
+    return spec.container ? this.startContainer(spec) : this.start(spec, onExit);
   }
 
   /**
@@ -142,6 +148,7 @@ export class Supervisor {
    * event loop alive: with nothing else pending, Node would exit (code 0) before the step's exit came.
    */
   run(spec: ProcessSpec): Promise<ProcessExit> {
+    if (spec.container) return this.runContainer(spec);
     return new Promise((resolve) => {
       const { record, child } = this.launch(spec);
       child.on('exit', (code, signal) => {
@@ -152,21 +159,38 @@ export class Supervisor {
   }
 
   /**
-   * A server in a container: `docker run --detach` (a container of the same name left over is removed
-   * first), then the host pid of its main process from the engine, recorded like a native pid.
+   * A server in a container, started through Testcontainers (a container of the same name left over is
+   * removed first); the host pid of its main process is recorded like a native pid.
    */
-  private startContainer(spec: ProcessSpec): ProcessRecord {
+  private async startContainer(spec: ProcessSpec): Promise<ProcessRecord> {
     const container = spec.container!;
+    this.announce(spec, `in container ${container.name} (${container.image})`);
+    const { pid } = await startServerContainer(spec);
+    return this.record(spec, pid);
+  }
+
+  /**
+   * A one-shot step in a container: recorded (pid 0, the container's name is the handle) so `lab down`,
+   * the guard and an aborted start-up stop it through the engine, then waited for to its exit code.
+   */
+  private async runContainer(spec: ProcessSpec): Promise<ProcessExit> {
+    this.announce(spec, `in container ${spec.container!.name} (${spec.container!.image})`);
+    const record = this.record(spec, 0);
+    try {
+      const { code } = await runStepContainer(spec);
+      return { code, signal: null };
+    } finally {
+      if (this.read(spec.name)?.startedAt === record.startedAt) fs.rmSync(this.pidFile(spec.name), { force: true });
+    }
+  }
+
+  private announce(spec: ProcessSpec, where: string): void {
     fs.mkdirSync(this.pidDir, { recursive: true });
     fs.mkdirSync(path.dirname(spec.logFile), { recursive: true });
-    fs.appendFileSync(spec.logFile, `\n--- lab: starting ${spec.name} in container ${container.name} (${container.image}) at ${new Date().toISOString()}: ${spec.command} ${spec.args.join(' ')}\n`);
-    try {
-      docker(['rm', '--force', container.name], { timeoutMs: 60_000 });
-    } catch {
-      /* none was left */
-    }
-    const id = docker(dockerRunArgs(spec, { detached: true }));
-    const pid = Number(docker(['inspect', '--format', '{{.State.Pid}}', id], { timeoutMs: 60_000 })) || 0;
+    fs.appendFileSync(spec.logFile, `\n--- lab: starting ${spec.name} ${where} at ${new Date().toISOString()}: ${spec.command} ${spec.args.join(' ')}\n`);
+  }
+
+  private record(spec: ProcessSpec, pid: number): ProcessRecord {
     const record: ProcessRecord = {
       spec,
       pid,
@@ -182,10 +206,7 @@ export class Supervisor {
     fs.mkdirSync(path.dirname(spec.logFile), { recursive: true });
     const log = fs.openSync(spec.logFile, 'a');
     fs.writeSync(log, `\n--- lab: starting ${spec.name} at ${new Date().toISOString()}: ${spec.command} ${spec.args.join(' ')}\n`);
-    // A one-shot step placed in a container runs attached: the docker client is the child whose exit
-    // code and output are the step's (and a SIGTERM to it is passed on to the container).
-    const [command, args] = spec.container ? ['docker', dockerRunArgs(spec, { detached: false })] : [spec.command, spec.args];
-    const child = spawn(command, args, {
+    const child = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
       env: { ...process.env, ...spec.env },
       detached: true,
@@ -221,10 +242,10 @@ export class Supervisor {
    */
   private async stopContainer(container: ContainerPlacement, graceMs: number): Promise<void> {
     if (graceMs > 0) {
-      await dockerAsync(['unpause', container.name]).catch(() => undefined);
-      await dockerAsync(['stop', '--time', String(Math.ceil(graceMs / 1000)), container.name], { timeoutMs: graceMs + 60_000 }).catch(() => undefined);
+      await unpauseContainer(container.name).catch(() => undefined);
+      await stopContainer(container.name, Math.ceil(graceMs / 1000)).catch(() => undefined);
     }
-    await dockerAsync(['rm', '--force', container.name], { timeoutMs: 60_000 }).catch(() => undefined);
+    await removeContainer(container.name).catch(() => undefined);
   }
 
   /** SIGTERM the group, wait up to `graceMs`, then SIGKILL; removes the pid file. */
@@ -237,7 +258,7 @@ export class Supervisor {
       return;
     }
     if (record.spec.container) {
-      // Through the engine; for a one-shot step the attached client then exits with its container.
+      // Through the engine (a one-shot step's runContainer then hears its exit).
       await this.stopContainer(record.spec.container, graceMs);
       while (isAlive(record)) await sleep(50);
     } else if (record.pid !== process.pid && isAlive(record)) {
