@@ -15,7 +15,7 @@ import pThrottle from 'p-throttle';
 
 export class RateLimiter {
   readonly spacingMs: number;
-  private readonly throttle: <T>(work: () => Promise<T>) => Promise<T>;
+  private readonly throttle: <T>(work: (startedAt: number) => Promise<T>) => Promise<T>;
   private first: number | undefined;
   private last: number | undefined;
   private calls = 0;
@@ -23,7 +23,7 @@ export class RateLimiter {
   constructor(readonly ratePerSecond: number) {
     if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) throw new Error(`ratePerSecond must be a finite number > 0, got ${ratePerSecond}`);
     this.spacingMs = 1000 / ratePerSecond;
-    const throttled = pThrottle({ limit: 1, interval: this.spacingMs, strict: true })(async (work: () => Promise<unknown>) => {
+    const throttled = pThrottle({ limit: 1, interval: this.spacingMs, strict: true })(async (work: (startedAt: number) => Promise<unknown>) => {
       if (this.last !== undefined) {
         for (let wait = this.last + this.spacingMs - performance.now(); wait > 0; wait = this.last + this.spacingMs - performance.now()) await sleep(Math.ceil(wait));
       }
@@ -31,12 +31,13 @@ export class RateLimiter {
       this.first ??= now;
       this.last = now;
       this.calls += 1;
-      return work();
+      return work(now);
     });
-    this.throttle = throttled as <T>(work: () => Promise<T>) => Promise<T>;
+    this.throttle = throttled as <T>(work: (startedAt: number) => Promise<T>) => Promise<T>;
   }
 
-  run<T>(work: () => Promise<T>): Promise<T> {
+  /** Runs `work` in its slot; `startedAt` is the slot's start (performance.now()), the time the limit holds for. */
+  run<T>(work: (startedAt: number) => Promise<T>): Promise<T> {
     return this.throttle(work);
   }
 
