@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { containersByDefault, decideProvider, type ImagesState, type ProviderProbes } from '../../lab/infra/providers/choice.ts';
+import { decideProvider, type ImagesState, type ProviderProbes } from '../../lab/infra/providers/choice.ts';
 
 const probes = (engine: boolean, images: ImagesState = { usable: true, how: 'built' }): ProviderProbes & { asked: string[] } => {
   const asked: string[] = [];
@@ -17,18 +17,13 @@ describe('provider choice', () => {
     expect(machine.asked).toEqual(['engine']);
   });
 
-  it('defaults to containers, when containers are the default, once an engine answers and the images are built or can be built', () => {
-    expect(decideProvider({}, probes(true), true)).toEqual({ provider: 'containers', reason: 'a Docker engine answers and the images are built' });
-    expect(decideProvider({}, probes(true, { usable: true, how: 'buildable' }), true)).toEqual({ provider: 'containers', reason: 'a Docker engine answers and the images can be built here' });
-  });
-
-  it('keeps local while containers are opt-in, saying how to opt in', () => {
-    expect(containersByDefault).toBe(false);
-    expect(decideProvider({}, probes(true))).toEqual({ provider: 'local', reason: 'a Docker engine answers and the images are built, but containers is opt-in for now: LAB_PROVIDER=containers' });
+  it('defaults to containers once an engine answers and the images are built or can be built', () => {
+    expect(decideProvider({}, probes(true))).toEqual({ provider: 'containers', reason: 'a Docker engine answers and the images are built' });
+    expect(decideProvider({}, probes(true, { usable: true, how: 'buildable' }))).toEqual({ provider: 'containers', reason: 'a Docker engine answers and the images can be built here' });
   });
 
   it('falls back to local, saying why, when an engine answers but no image can be built', () => {
-    const choice = decideProvider({}, probes(true, { usable: false, why: 'no base image and no debootstrap' }), true);
+    const choice = decideProvider({}, probes(true, { usable: false, why: 'no base image and no debootstrap' }));
     expect(choice.provider).toBe('local');
     expect(choice.reason).toContain('no base image and no debootstrap');
   });

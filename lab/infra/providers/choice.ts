@@ -5,13 +5,11 @@
  *   LAB_PROVIDER=local|containers|external   that one
  *   LAB_KAFKA_BROKERS set                    external
  *   a Docker engine answers, and the lab's images are built or can be built here
- *                                            containers, once `containersByDefault` is on; until
- *                                            then local, the reason saying containers is opt-in
+ *                                            containers
  *   otherwise                                local
  *
- * `containersByDefault` is off: the first full suite on containers (fresh-clone CI run, 2026-12-02) had
- * E-001 lose an acknowledged command in a case with a broker paused (docker pause) for 8 s; until
- * that is understood and the full suite is green on containers, main's CI stays on local.
+ * CI runs the whole suite on the default (containers on these machines) and E-000 + E-001 once more on
+ * local, so both providers run on every landing (.ci/run).
  */
 import type { ProviderName } from '../environment.ts';
 
@@ -29,9 +27,7 @@ export interface ProviderChoice {
 
 const providers: ProviderName[] = ['local', 'containers', 'external'];
 
-export const containersByDefault = false;
-
-export function decideProvider(env: NodeJS.ProcessEnv, probes: ProviderProbes, byDefault: boolean = containersByDefault): ProviderChoice {
+export function decideProvider(env: NodeJS.ProcessEnv, probes: ProviderProbes): ProviderChoice {
   const requested = env.LAB_PROVIDER;
   if (requested) {
     if ((providers as string[]).includes(requested)) return { provider: requested as ProviderName, reason: `LAB_PROVIDER=${requested}` };
@@ -41,7 +37,5 @@ export function decideProvider(env: NodeJS.ProcessEnv, probes: ProviderProbes, b
   if (!probes.engineAnswers()) return { provider: 'local', reason: 'no Docker engine answers (`npm run setup` as root starts one)' };
   const images = probes.images();
   if (!images.usable) return { provider: 'local', reason: `a Docker engine answers but the images cannot be built: ${images.why}` };
-  const ready = images.how === 'built' ? 'a Docker engine answers and the images are built' : 'a Docker engine answers and the images can be built here';
-  if (!byDefault) return { provider: 'local', reason: `${ready}, but containers is opt-in for now: LAB_PROVIDER=containers` };
-  return { provider: 'containers', reason: ready };
+  return { provider: 'containers', reason: images.how === 'built' ? 'a Docker engine answers and the images are built' : 'a Docker engine answers and the images can be built here' };
 }
