@@ -11,7 +11,10 @@
 # many seconds, then watch for 15 s. Lab processes are this checkout's java, mariadbd, redis-server,
 # lab-toxiproxy-server and guard.sh (recognised by their working directory or command line, so other
 # checkouts' clusters on the machine are not counted), plus node processes (orphaned test workers,
-# services, a `lab down`). Exits 1 if anything was left; then cleans up with `lab down`.
+# services, a `lab down`). On the containers provider (LAB_PROVIDER=containers, or the default where an
+# engine answers) the processes inside the containers are seen the same way (their command lines name
+# the bind-mounted run dir), and the checkout's containers (label lab.home) are counted too, running or
+# not. Exits 1 if anything was left; then cleans up with `lab down`.
 set -u
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 suite=${SUITE:-lab/e-002}
@@ -42,6 +45,11 @@ lab_processes() {
   done
 }
 
+# "id container" of every container of this checkout, running or not (none without an engine).
+lab_containers() {
+  docker ps --all --quiet --filter "label=lab.home=$root/.lab" 2>/dev/null | sed 's/$/ container/'
+}
+
 # Listening TCP ports of the given pids.
 ports_of() {
   [ $# -eq 0 ] && return
@@ -63,7 +71,7 @@ summary() { awk '{print $2}' | sort | uniq -c | awk '{printf "%s%s×%s", sep, $2
 failed=0
 for delay in "${delays[@]}"; do
   node tools/lab-cli/lab.mjs down --quiet >/dev/null 2>&1
-  if [ -n "$(lab_processes)" ]; then
+  if [ -n "$(lab_processes; lab_containers)" ]; then
     echo "lab processes of $root are running before the run, not cold:"; lab_processes; exit 2
   fi
   log="$logs/vitest-$delay.log"
@@ -75,8 +83,8 @@ for delay in "${delays[@]}"; do
   sleep "$delay"
   # What runs at the signal. Taken just before it: on a loaded machine the scan takes a moment, so the
   # signal's real time is printed too.
-  at_signal=$(lab_processes)
-  ports=$(ports_of $(echo "$at_signal" | awk '{print $1}'))
+  at_signal=$(lab_processes; lab_containers)
+  ports=$(ports_of $(lab_processes | awk '{print $1}'))
   phase=$(grep -E '^\[lab\]|✓|×' "$log" | tail -1 | cut -c1-100)
   kill -"$signal" "$vitest" 2>/dev/null
   signalled=$(date +%s.%N)
@@ -85,7 +93,7 @@ for delay in "${delays[@]}"; do
   # Two moments: the cluster's processes and ports gone, and also every node process (orphaned
   # workers, the guard's `lab down` tidying up pid files) gone.
   while [ "$(echo "$(date +%s.%N) - $signalled < 15" | bc)" = 1 ]; do
-    now=$(lab_processes)
+    now=$(lab_processes; lab_containers)
     since=$(echo "$(date +%s.%N) - $signalled" | bc | xargs printf '%.1f')
     if [ -z "$cluster_gone" ] && [ -z "$(echo "$now" | grep -v ' node$' | grep -v ' vitest$')" ] && [ -z "$(still_listening $ports)" ]; then
       cluster_gone=$since
@@ -93,8 +101,8 @@ for delay in "${delays[@]}"; do
     [ -n "$cluster_gone" ] && [ -z "$all_gone" ] && [ -z "$now" ] && all_gone=$since
     sleep 0.5
   done
-  left=$(lab_processes)
-  left_ports=$(still_listening $ports $(ports_of $(echo "$left" | awk '{print $1}')) | tr '\n' ' ')
+  left=$(lab_processes; lab_containers)
+  left_ports=$(still_listening $ports $(ports_of $(lab_processes | awk '{print $1}')) | tr '\n' ' ')
   echo "SIG$signal at ${delay} s (sent $(echo "$signalled - $launched" | bc | xargs printf '%.1f') s after the start; last output: ${phase:-none})"
   echo "  at the signal: $(echo -n "$at_signal" | grep . | summary); listening ports: $(echo $ports | wc -w)"
   if [ -z "$left" ] && [ -z "$left_ports" ]; then
@@ -102,7 +110,7 @@ for delay in "${delays[@]}"; do
   else
     failed=1
     echo "  15 s later: LEFT $(echo -n "$left" | grep . | summary); ports still listening: ${left_ports:-none}"
-    echo "$left" | awk '{print $1}' | xargs -r ps -o pid,etimes,args -p | cut -c1-160 | sed 's/^/    /'
+    echo "$left" | grep -v ' container$' | awk '{print $1}' | xargs -r ps -o pid,etimes,args -p | cut -c1-160 | sed 's/^/    /'
     node tools/lab-cli/lab.mjs down --quiet >/dev/null 2>&1
   fi
   wait "$vitest" 2>/dev/null
