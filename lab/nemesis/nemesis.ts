@@ -151,7 +151,8 @@ export class Nemesis {
       }
       if (fault.id !== undefined) this.history?.faultEnd(fault.id);
     }
-    if (errors.length) throw new AggregateError(errors, `nemesis could not heal ${errors.length} fault(s)`);
+    // The reasons in the message too: a run's summary line shows the message, not the aggregated errors.
+    if (errors.length) throw new AggregateError(errors, `nemesis could not heal ${errors.length} fault(s): ${errors.map((error) => (error as Error).message).join('; ')}`);
   }
 
   activeFaults(): string[] {
