@@ -11,6 +11,8 @@
  *   lab service <name>     run one service as its own process (config: JSON in LAB_SERVICE_CONFIG)
  *   lab run [e-001 …]      run lab suites (all without arguments) into reports/<run>/ with report.json
  *                          and report.html; reports/latest then points at it
+ *   lab schema check|diff|register [subject=file …] [--level L] [--registry URL]
+ *                          the schema gate (lab/schema/gate.ts): exit 0 compatible, 1 breaking, 2 undecided
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,15 +21,17 @@ import { clusterProblems, describeProcesses, downLocalCluster, readDescriptor, S
 import { repoRoot } from './infra/paths.ts';
 import { explainProvider } from './infra/providers/index.ts';
 import { runSuites } from './report/run.ts';
+import { levels, type Level } from './schema/compatibility.ts';
+import { check, diff, GateError, register, RegistryApi, targets } from './schema/gate.ts';
 
-const usage = `usage: npx lab <up [--brokers N] | down [--now] | status | logs <process> [-n N] | env | service <name> | run [e-001 …]>`;
+const usage = `usage: npx lab <up [--brokers N] | down [--now] | status | logs <process> [-n N] | env | service <name> | run [e-001 …] | schema check|diff|register [subject=file …] [--level L] [--registry URL]>`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { brokers: { type: 'string' }, n: { type: 'string', short: 'n' }, quiet: { type: 'boolean' }, now: { type: 'boolean' } },
+    options: { brokers: { type: 'string' }, n: { type: 'string', short: 'n' }, quiet: { type: 'boolean' }, now: { type: 'boolean' }, level: { type: 'string' }, registry: { type: 'string' } },
   });
   const say = values.quiet ? () => undefined : (line: string) => console.log(line);
   switch (command) {
@@ -122,9 +126,30 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'run':
       return runSuites(positionals);
+    case 'schema':
+      return schemaGate(positionals, values);
     default:
       console.error(usage);
       return command ? 2 : 0;
+  }
+}
+
+/** `lab schema …`: a GateError (no registry, invalid schema, bad argument) is exit 2, never a pass. */
+async function schemaGate([action, ...rest]: string[], options: { level?: string; registry?: string }): Promise<number> {
+  try {
+    const actions = { check, diff, register };
+    if (!action || !(action in actions)) throw new GateError(`lab schema check|diff|register [subject=file …] [--level ${levels.join('|')}] [--registry URL]`);
+    if (options.level !== undefined && !levels.includes(options.level as Level)) throw new GateError(`--level ${options.level} is not one of ${levels.join(', ')}`);
+    const url = options.registry ?? process.env.LAB_SCHEMA_REGISTRY_URL ?? readDescriptor()?.schemaRegistry.url;
+    if (!url) throw new GateError('no schema registry: pass --registry URL, set LAB_SCHEMA_REGISTRY_URL, or start the lab (`npx lab up`)');
+    const list = targets(rest, repoRoot);
+    const say = (line: string) => console.log(line);
+    const registry = new RegistryApi(url);
+    return action === 'check' ? await check(registry, list, say, options.level as Level | undefined) : await actions[action as 'diff' | 'register'](registry, list, say);
+  } catch (error) {
+    if (!(error instanceof GateError)) throw error;
+    console.error(`lab schema: ${error.message}`);
+    return 2;
   }
 }
 
