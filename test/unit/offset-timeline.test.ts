@@ -36,7 +36,7 @@ describe('offsetGaps', () => {
 });
 
 describe('sampledChart', () => {
-  const points = [
+  const points: Array<{ t: number; values: Record<string, number> }> = [
     { t: 0, values: { HW: 3, 'LEO b3': 3 } },
     { t: 1000, values: { HW: 3 } }, // broker 3 paused: its line breaks
     { t: 2000, values: { HW: 13, 'LEO b3': 13 } },
