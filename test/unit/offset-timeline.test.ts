@@ -58,3 +58,19 @@ describe('sampledChart', () => {
     expect(sampledChart({ experiment: 'E-1', arm: 'a' })).toBe('');
   });
 });
+
+describe('kafka-transactions.sh tables', () => {
+  it('reads the tab-separated table after the tool’s log lines', async () => {
+    const { parseTable } = await import('../../lab/observe/transactions.ts');
+    const output = [
+      '[2026-12-06 03:29:51,679] INFO AdminClientConfig values: ',
+      '\tbootstrap.servers = [127.0.0.1:42179]',
+      'ProducerId\tProducerEpoch\tLatestCoordinatorEpoch\tLastSequence\tLastTimestamp\tCurrentTransactionStartOffset\t',
+      '1002      \t0            \t4                     \t12          \t1796527779486\t15                           \t',
+      ' ',
+    ].join('\n');
+    expect(parseTable(output, 'ProducerId')).toEqual([{ ProducerId: '1002', ProducerEpoch: '0', LatestCoordinatorEpoch: '4', LastSequence: '12', LastTimestamp: '1796527779486', CurrentTransactionStartOffset: '15' }]);
+    expect(parseTable('Topic\tPartition\tProducerId\t\n \n', 'Topic')).toEqual([]); // find-hanging found nothing
+    expect(parseTable('no table here', 'Topic')).toEqual([]);
+  });
+});
