@@ -74,3 +74,18 @@ describe('kafka-transactions.sh tables', () => {
     expect(parseTable('no table here', 'Topic')).toEqual([]);
   });
 });
+
+describe('the run report with sampled series', () => {
+  it('draws an arm’s sampled offsets in its section, without an empty throughput timeline', async () => {
+    const { renderReport } = await import('../../lab/report/render.ts');
+    const { sampleMeta } = await import('../../lab/report/sample.ts');
+    const arm = {
+      experiment: 'E-007', title: 'offsets', arm: '✅ read_committed', expected: 'e', observed: 'o', holds: true, numbers: { hwAdvanced: 0 },
+      sampled: [{ series: 'offsets p0', points: [{ t: 0, values: { HW: 3, LSO: 3 } }, { t: 400, values: { HW: 13, LSO: 3 } }] }],
+      faults: [{ fault: 'pause', target: 'broker-3', start: 100, end: 300 }],
+    };
+    const html = renderReport([arm], sampleMeta());
+    expect(html).toContain('offsets p0 as sampled over time, 1 fault window');
+    expect(html).not.toContain('no timeline recorded');
+  });
+});
