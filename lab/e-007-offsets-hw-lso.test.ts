@@ -17,13 +17,15 @@
  *           is 2 < min ISR 3 (Kafka ≥ 3.7): hwAdvanced = 0, ackedAboveHW = 10 (acknowledged, readable by
  *           no one) while broker 2's LEO equals the leader's; (b) LSO frozen at the open transaction's
  *           first offset while HW runs on: hwMinusLso = 7 (4 open + 3 committed after them).
- *           ❌ read_uncommitted: sees the 3 aborted and the 4 open records (uncommittedSeen = 7) and the
- *              3 committed after them; after the abort still 7 never-committed records.
+ *           ❌ read_uncommitted: sees the 3 aborted and the 4 open records (abortedSeen 3, openSeen 4) and
+ *              the 3 committed after them; after the abort still 7 never-committed records.
  *           ✅ read_committed: stops at the LSO — 0 aborted, 0 open, 0 at or beyond the LSO, the 3
  *              committed records after the open transaction held back until it ended; afterwards all 19
  *              committed records and still 0 aborted.
- * Numbers   ackedAboveHW, hwAdvanced, isrShrunk, hwMinusLso, seen / abortedSeen / openSeen / beyondLso
- *           (during the open transaction), seenAfter / uncommittedAfter (after it ended); `[e-007]` lines.
+ *           kafkajs's admin.fetchTopicOffsets() `high` is the LSO, not the HW: kafkajsHighMinusLso = 0.
+ * Numbers   ackedAboveHW, hwAdvanced, isrShrunk, shrunkAfterMs (SIGSTOP → ISR without broker 3, reported
+ *           only), hwMinusLso, seen / abortedSeen / openSeen / beyondLso (during the open transaction),
+ *           seenAfter / uncommittedAfter (after it ended); `[e-007]` lines and the offsets chart.
  */
 import type { Producer } from 'kafkajs';
 import { createTopicsAndWait } from '../src/contract.ts';
@@ -69,6 +71,7 @@ async function stoppedFollower(arena: Arena, history: History, topic: string, ti
   const pausedAt = history.now();
   await acks1.send({ topic, acks: 1, messages: values('acked-before-shrink', counts.ackedEach) });
   await waitFor('the controller to fence broker 3 (ISR 2 < min ISR 3)', async () => !now().isr.includes(three!.id), { timeoutMs: 60_000, intervalMs: 100 });
+  const shrunkAfterMs = Math.round(history.now() - pausedAt); // broker.session.timeout.ms (lab: 6 s) plus sampling
   await acks1.send({ topic, acks: 1, messages: values('acked-after-shrink', counts.ackedEach) });
   const leoWanted = counts.warmUp + 2 * counts.ackedEach;
   await waitFor('the observer to see every acks=1 record on brokers 1 and 2', async () => now().leo[one!.id] === leoWanted && now().leo[two!.id] === leoWanted, { timeoutMs: 30_000, intervalMs: 100 });
@@ -82,6 +85,7 @@ async function stoppedFollower(arena: Arena, history: History, topic: string, ti
     hwAdvanced: Math.max(...hws) - hwBefore,
     isrShrunk: during.some((s) => s.isr.length === 2 && !s.isr.includes(three!.id)) ? 1 : 0,
     followerBehind: last.leo[one!.id]! - last.leo[two!.id]!,
+    shrunkAfterMs,
   };
 }
 
@@ -108,6 +112,7 @@ async function openTransaction(arena: Arena, topic: string, timeline: ReturnType
 
   await waitFor('HW past the committed records after the open transaction', async () => now().hw === end, { timeoutMs: 30_000, intervalMs: 100 });
   const { hw, lso } = now();
+  const kafkajsHigh = Number((await arena.admin.fetchTopicOffsets(topic))[0]!.high); // kafkajs's admin: which end is its "high"?
   const committed = counts.warmUp + 2 * counts.ackedEach + counts.committedBefore;
   const during = await read(topic, readUncommitted, readUncommitted ? committed + counts.aborted + counts.open + counts.committedAfter : committed, lso);
   const lsoDuring = now().lso!;
@@ -115,7 +120,7 @@ async function openTransaction(arena: Arena, topic: string, timeline: ReturnType
   await waitFor('LSO = HW once the open transaction ended', async () => now().lso === now().hw && now().hw! > end, { timeoutMs: 30_000, intervalMs: 100 });
   const after = await read(topic, readUncommitted, readUncommitted ? committed + counts.aborted + counts.open + counts.committedAfter : committed + counts.committedAfter);
   return {
-    hwMinusLso: hw! - lso!, lsoPastOpenStart: lso! - Number(firstOpen!.baseOffset), lsoMovedWhileOpen: lsoDuring - lso!, ...during,
+    hwMinusLso: hw! - lso!, kafkajsHighMinusLso: kafkajsHigh - lso!, lsoPastOpenStart: lso! - Number(firstOpen!.baseOffset), lsoMovedWhileOpen: lsoDuring - lso!, ...during,
     seenAfter: after.seen, uncommittedAfter: after.abortedSeen + after.openSeen,
   };
 }
@@ -133,14 +138,18 @@ async function choreography(arena: Arena, history: History, log: (line: string) 
   await (await producer(arena, 'warm-up')).send({ topic, acks: -1, messages: values('warm-up', counts.warmUp) });
   await waitFor('the warm-up on every replica, HW = LSO = 3', async () => now()?.hw === counts.warmUp && now()?.lso === counts.warmUp, { timeoutMs: 30_000, intervalMs: 100 });
   const a = await stoppedFollower(arena, history, topic, timeline);
-  log(`${readUncommitted ? 'read_uncommitted' : 'read_committed'} (a) broker 3 stopped: ${a.ackedAboveHW} acks=1 records acknowledged above a HW that moved ${a.hwAdvanced} (ISR shrunk below min ISR: ${a.isrShrunk ? 'yes' : 'no'}; broker 2 behind the leader by ${a.followerBehind})`);
+  log(`${readUncommitted ? 'read_uncommitted' : 'read_committed'} (a) broker 3 stopped: ${a.ackedAboveHW} acks=1 records acknowledged above a HW that moved ${a.hwAdvanced} (ISR shrunk below min ISR: ${a.isrShrunk ? `yes, ${a.shrunkAfterMs} ms after the SIGSTOP` : 'no'}; broker 2 behind the leader by ${a.followerBehind})`);
   const b = await openTransaction(arena, topic, timeline, readUncommitted);
   log(`${readUncommitted ? 'read_uncommitted' : 'read_committed'} (b) open transaction: HW − LSO = ${b.hwMinusLso}; read ${b.seen} (aborted ${b.abortedSeen}, open ${b.openSeen}, committed after it ${b.committedAfterSeen}, at/beyond LSO ${b.beyondLso}); after the abort read ${b.seenAfter}, never committed ${b.uncommittedAfter}`);
   await timeline.stop();
   return { ...a, ...b, samples: timeline.samples.length };
 }
 
-const common = { ackedAboveHW: equals(2 * counts.ackedEach), hwAdvanced: equals(0), followerBehind: equals(0), hwMinusLso: equals(counts.open + counts.committedAfter), lsoPastOpenStart: equals(0), lsoMovedWhileOpen: equals(0) };
+const common = {
+  ackedAboveHW: equals(2 * counts.ackedEach), hwAdvanced: equals(0), followerBehind: equals(0),
+  hwMinusLso: equals(counts.open + counts.committedAfter), lsoPastOpenStart: equals(0), lsoMovedWhileOpen: equals(0),
+  kafkajsHighMinusLso: equals(0), // admin.fetchTopicOffsets's `high` is the LSO (ListOffsets read_committed), not the HW
+};
 
 e007.arm('❌ read_uncommitted sees aborted and open transactions', {
   label: 'uncommitted', caseTimeoutMs: 240_000,
