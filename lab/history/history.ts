@@ -8,6 +8,7 @@
  *   const op = history.invoke('client-3', 'deposit', { accountId: 'a-1', amount: 500 });
  *   op.ok({ eventIds }) | op.fail('insufficient-funds') | op.info('timeout');
  *   const fault = history.faultStart('kill', 'relay-1'); … history.faultEnd(fault);
+ *   history.sample('offsets p0', { HW: 12, LSO: 9 });      // an observed state, drawn as a step chart
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,7 +38,19 @@ export interface FaultRecord {
   detail?: unknown;
 }
 
-export type HistoryRecord = OperationRecord | FaultRecord;
+/**
+ * What an outside observer read at one moment (offsets, ISR size): a named series of values, drawn by
+ * the report as step lines over time. A value left out was not observable then (a paused broker).
+ */
+export interface SampleRecord {
+  kind: 'sample';
+  index: number;
+  time: number;
+  series: string;
+  values: Record<string, number>;
+}
+
+export type HistoryRecord = OperationRecord | FaultRecord | SampleRecord;
 
 /** An invoke paired with its completion (completion undefined while in flight). */
 export interface CompletedOperation {
@@ -128,6 +141,25 @@ export class History {
     const start = this.records.find((r): r is FaultRecord => r.kind === 'fault' && r.id === id && r.phase === 'start');
     if (!start) throw new Error(`no fault ${id} started`);
     this.push<FaultRecord>({ kind: 'fault', phase: 'end', fault: start.fault, target: start.target, id });
+  }
+
+  /** Records what an observer read at `time` (default: now); undefined values are left out. */
+  sample(series: string, values: Record<string, number | undefined>, time = this.now()): void {
+    const defined = Object.fromEntries(Object.entries(values).filter((entry): entry is [string, number] => typeof entry[1] === 'number' && Number.isFinite(entry[1])));
+    this.records.push({ kind: 'sample', index: this.records.length, time, series, values: defined });
+  }
+
+  /** The sampled series, each in time order: series → [{ t, values }]. */
+  samples(): Map<string, Array<{ t: number; values: Record<string, number> }>> {
+    const out = new Map<string, Array<{ t: number; values: Record<string, number> }>>();
+    for (const record of this.records) {
+      if (record.kind !== 'sample') continue;
+      const points = out.get(record.series) ?? [];
+      points.push({ t: record.time, values: record.values });
+      out.set(record.series, points);
+    }
+    for (const points of out.values()) points.sort((a, b) => a.t - b.t);
+    return out;
   }
 
   operations(): CompletedOperation[] {

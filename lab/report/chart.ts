@@ -215,3 +215,79 @@ function niceCeil(value: number): number {
 function r(n: number): string {
   return String(Math.round(n * 10) / 10);
 }
+
+const SAMPLED_COLORS = ['#2563eb', '#0891b2', '#7c3aed', '#059669', '#d97706', '#db2777', '#65a30d', '#475569'];
+
+/**
+ * The states an outside observer sampled (ArmResult.sampled: E-007's LEO per replica, HW and LSO), one
+ * panel per series on one time axis, fault windows shaded. Step lines: a value holds until the next
+ * sample changes it (offsets move in jumps, and a frozen HW must read as a flat line, not a slope); a
+ * value missing from a sample (a paused broker answered nothing) breaks its line.
+ */
+export function sampledChart(arm: Pick<ArmResult, 'experiment' | 'arm' | 'sampled' | 'faults'>): string {
+  const panels = (arm.sampled ?? []).filter((s) => s.points.length > 0);
+  if (panels.length === 0) return '';
+  const faults = arm.faults ?? [];
+  const lastT = Math.max(...panels.flatMap((s) => s.points.map((p) => p.t)));
+  const xMax = niceCeil(Math.max(lastT, ...faults.map((f) => Math.max(f.start, f.end ?? 0))));
+  const labelRows = Math.min(3, faults.length);
+  const top = 6 + labelRows * LABEL_ROW;
+  const [plotLeft, plotRight] = [MARGIN.left, WIDTH - MARGIN.right];
+  const x = (t: number) => plotLeft + (t / xMax) * (plotRight - plotLeft);
+  const panelsHeight = panels.length * (PANEL.title + PANEL.plot) + (panels.length - 1) * PANEL.gap;
+  const plotsBottom = top + panelsHeight;
+  const parts: string[] = [];
+  faults.forEach((f, i) => {
+    const x0 = x(Math.max(0, f.start));
+    const w = Math.max(2, x(Math.min(xMax, f.end ?? xMax)) - x0);
+    const ly = 6 + (i % Math.max(1, labelRows)) * LABEL_ROW + 9;
+    const anchorEnd = x0 > plotRight - 160;
+    parts.push(`<g class="fault"><title>${esc(`${f.fault} on ${f.target}: ${seconds(f.start)} s – ${f.end !== undefined ? `${seconds(f.end)} s` : 'not ended'}`)}</title>` +
+      `<rect x="${r(x0)}" y="${r(top + PANEL.title)}" width="${r(w)}" height="${r(plotsBottom - top - PANEL.title)}" fill="${COLORS.fault}" fill-opacity="0.11"/>` +
+      `<line x1="${r(x0)}" x2="${r(x0)}" y1="${r(ly - 9)}" y2="${r(plotsBottom)}" stroke="${COLORS.fault}" stroke-opacity="0.5" stroke-dasharray="3 2"/>` +
+      `<text x="${r(anchorEnd ? x0 - 3 : x0 + 3)}" y="${r(ly)}" class="fault-label"${anchorEnd ? ' text-anchor="end"' : ''}>${esc(truncate(`${f.fault} ${f.target}${f.end === undefined ? ' (open)' : ''}`, 40))}</text></g>`);
+  });
+  const xTicks = ticks(xMax, 8);
+  panels.forEach((panel, i) => {
+    const pTop = top + i * (PANEL.title + PANEL.plot + PANEL.gap) + PANEL.title;
+    const pBottom = pTop + PANEL.plot;
+    const names = [...new Set(panel.points.flatMap((p) => Object.keys(p.values)))];
+    const yMax = niceCeil(Math.max(0, ...panel.points.flatMap((p) => Object.values(p.values))));
+    const y = (v: number) => pBottom - (v / yMax) * PANEL.plot;
+    const color = (k: number) => SAMPLED_COLORS[k % SAMPLED_COLORS.length]!;
+    const legend = names.map((n, k) => `<tspan fill="${color(k)}" font-weight="700">━</tspan> ${esc(n)}`).join('  ');
+    parts.push(`<text x="${plotLeft}" y="${pTop - 6}" class="panel-title">${esc(panel.series)}   ${legend}</text>`);
+    for (const v of ticks(yMax, 4)) {
+      parts.push(`<line x1="${plotLeft}" x2="${plotRight}" y1="${r(y(v))}" y2="${r(y(v))}" class="grid"/>` +
+        `<text x="${plotLeft - 6}" y="${r(y(v) + 3.5)}" class="tick" text-anchor="end">${esc(formatTick(v))}</text>`);
+    }
+    for (const t of xTicks) parts.push(`<line x1="${r(x(t))}" x2="${r(x(t))}" y1="${pTop}" y2="${pBottom}" class="grid"/>`);
+    parts.push(`<rect x="${plotLeft}" y="${pTop}" width="${plotRight - plotLeft}" height="${PANEL.plot}" class="frame"/>`);
+    names.forEach((name, k) => {
+      // Lines drawn later sit on top; a small vertical offset per line keeps equal values (HW = LSO) apart.
+      const lift = k * 1.5;
+      for (const run of stepRuns(panel.points, name)) {
+        const d = run.map(([t, v], j) => `${j ? `H${r(x(t))}V` : `M${r(x(t))},`}${r(y(v) - lift)}`).join('');
+        parts.push(`<path d="${d}" fill="none" stroke="${color(k)}" stroke-width="1.6"><title>${esc(`${name}: ${run.map(([, v]) => v).at(-1)} at ${seconds(run.at(-1)![0])} s`)}</title></path>`);
+      }
+    });
+  });
+  for (const t of xTicks) parts.push(`<text x="${r(x(t))}" y="${plotsBottom + 14}" class="tick" text-anchor="middle">${esc(formatTick(t / 1000))}</text>`);
+  parts.push(`<text x="${plotRight}" y="${plotsBottom + 27}" class="tick" text-anchor="end">time since the arm started (s)</text>`);
+  const height = plotsBottom + MARGIN.bottom;
+  const aria = `${arm.experiment} ${arm.arm}: ${panels.map((p) => p.series).join(', ')} as sampled over time, ${faults.length} fault window${faults.length === 1 ? '' : 's'}`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${r(height)}" width="${WIDTH}" height="${r(height)}" role="img" aria-label="${esc(aria)}">${parts.join('')}</svg>`;
+}
+
+/** Runs of consecutive samples that have `name` ([t, value] each); a sample without it ends a run. */
+export function stepRuns(points: ReadonlyArray<{ t: number; values: Record<string, number> }>, name: string): Array<Array<[number, number]>> {
+  const runs: Array<Array<[number, number]>> = [];
+  let current: Array<[number, number]> = [];
+  for (const p of points) {
+    const v = p.values[name];
+    if (v !== undefined && Number.isFinite(v)) current.push([p.t, v]);
+    else if (current.length) (runs.push(current), (current = []));
+  }
+  if (current.length) runs.push(current);
+  return runs;
+}

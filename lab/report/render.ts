@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { timelineChart } from './chart.ts';
+import { sampledChart, timelineChart } from './chart.ts';
 import { esc, formatDate, formatDuration, formatValue, plural, relativeHref, seconds } from './format.ts';
 import { reportModel, type ArmModel, type ExperimentModel, type ExpectationRow, type ReportMeta, type ReportModel, type RunReport, type TestOutcome } from './model.ts';
 import { readResults, type ArmResult } from './results.ts';
@@ -112,7 +112,7 @@ function armSection({ anchor, result: arm, expectations, replay }: ArmModel): st
 <dl class="outcome"><dt>expected</dt><dd>${esc(arm.expected)}</dd><dt>observed</dt><dd>${esc(arm.observed)}</dd></dl>
 ${expectationsTable(expectations)}${facts.length ? `<p class="facts">${facts.join(' · ')}</p>` : ''}
 <div class="arm-body">
-<div class="chart">${timelineChart(arm)}</div>
+<div class="chart">${arm.sampled?.length && !arm.timeline?.length ? '' : timelineChart(arm)}${sampledChart(arm)}</div>
 <div class="side">
 ${numbersTable(arm.numbers)}
 ${faultsTable(arm.faults ?? [])}

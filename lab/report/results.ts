@@ -54,6 +54,11 @@ export interface ArmResult {
   /** Throughput/latency over time, and the fault windows to shade. */
   timeline?: TimelinePoint[];
   faults?: Array<{ fault: string; target: string; start: number; end?: number }>;
+  /**
+   * State an outside observer sampled over time (History.sample): one panel per series, its values drawn
+   * as step lines (E-007: LEO per replica, HW and LSO of a partition).
+   */
+  sampled?: Array<{ series: string; points: Array<{ t: number; values: Record<string, number> }> }>;
   /** Path of the arm's JSON-lines history, relative to the run directory. */
   historyFile?: string;
   seed?: number;
@@ -103,6 +108,8 @@ export function recordArm(result: ArmResult & { history?: History }): void {
     entry.historyFile = historyFile;
     entry.timeline ??= timelineOf(history);
     entry.faults ??= history.faultWindows();
+    const sampled = [...history.samples()].map(([series, points]) => ({ series, points }));
+    if (sampled.length) entry.sampled ??= sampled;
   }
   fs.writeFileSync(path.join(dir, `${slug}.json`), JSON.stringify(entry, null, 2));
 }
