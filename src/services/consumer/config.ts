@@ -19,7 +19,14 @@ export interface ConsumerConfig extends CommonConfig {
    * commit before processing), so their failures stay per record.
    */
   apply?: 'batch' | 'record';
-  /** Records per batch transaction (default 500). */
+  /**
+   * Records per batch transaction (default 500). Also the bound on the work between two heartbeats:
+   * kafkajs has no background heartbeat, the batch path heartbeats (and commits) after each batch
+   * transaction, so `maxBatchRecords` × the time per record must stay well below `sessionTimeoutMs`,
+   * or the coordinator expels the member mid-batch, refuses its commit and the batch is redelivered:
+   * a rebalance storm (E-018). Idle fetch loops of other brokers heartbeat meanwhile, so the storm
+   * needs every broker's fetch to be busy; do not rely on that.
+   */
   maxBatchRecords?: number;
   /**
    * How often offsets are committed in `after-processing` mode with `apply: 'record'`. `record` (default): after each record's
