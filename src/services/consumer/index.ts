@@ -311,6 +311,8 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
       }
       run.push({ message, envelope });
       if (run.length >= config.maxBatchRecords) await flush();
+      // Throws when the group rebalances meanwhile: the gathered records are fetched again (E-018).
+      else if (config.heartbeat === 'record') await payload.heartbeat();
     }
     if (running && payload.isRunning() && !payload.isStale()) await flush();
   }
