@@ -30,7 +30,9 @@
  *              committed — the two idle brokers' fetch loops heartbeat while the busy one works 9 s. A
  *              slow handler storms a kafkajs member only when every broker's fetch loop is busy.
  * Numbers   rebalances, rebalances/min, records processed again, dedupe skips, applied twice, committed,
- *           throughput (records committed/min) of every arm: `[e-018]` lines and the run report.
+ *           throughput (records committed/min) of every arm: `[e-018]` lines, a side-by-side table and the
+ *           run report. ❌ "processed again" is 36 to 39: the second round's 36 plus the third round's
+ *           records already in the handler when the counters are read (dedupe skips are exact).
  */
 import { afterAll, expect } from 'vitest';
 import { walletEvents } from './clients/event-producer.ts';
