@@ -19,8 +19,25 @@ export interface ConsumerConfig extends CommonConfig {
    * commit before processing), so their failures stay per record.
    */
   apply?: 'batch' | 'record';
-  /** Records per batch transaction (default 500). */
+  /**
+   * Records per batch transaction (default 500). Also the bound on the work between two heartbeats:
+   * kafkajs has no background heartbeat, the batch path heartbeats (and commits) after each batch
+   * transaction, so `maxBatchRecords` × the time per record must stay well below `sessionTimeoutMs`,
+   * or the coordinator expels the member mid-batch, refuses its commit and the batch is redelivered:
+   * a rebalance storm (E-018). Idle fetch loops of other brokers heartbeat meanwhile, so the storm
+   * needs every broker's fetch to be busy; do not rely on that. `heartbeat: 'record'` covers the
+   * gathering of a batch, a longer `sessionTimeoutMs` all of it.
+   */
   maxBatchRecords?: number;
+  /**
+   * When the batch path heartbeats. `batch` (default): after each batch transaction and its offset
+   * commit only. `record`: also after each record it decodes and validates while gathering a batch
+   * (kafkajs sends one only when its heartbeat interval has passed, so this costs at most one request
+   * a second), so gathering a slow batch keeps the member in its group; a rebalance noticed meanwhile
+   * ends the batch early, nothing of it applied or committed, and the partition's owner fetches it
+   * again. The batch transaction itself still runs without one.
+   */
+  heartbeat?: 'batch' | 'record';
   /**
    * How often offsets are committed in `after-processing` mode with `apply: 'record'`. `record` (default): after each record's
    * DB commit, so a crash redelivers at most the one record in flight, at the price of one OffsetCommit
@@ -43,13 +60,14 @@ export interface ConsumerConfig extends CommonConfig {
   partitionsConsumedConcurrently?: number;
   /**
    * Group session timeout (default 10 s). A SIGKILLed member keeps its partitions until it expires, so
-   * this bounds how long a consumer crash stalls its partitions; the broker's minimum is 6 s.
+   * this bounds how long a consumer crash stalls its partitions; the broker's minimum is 6 s. It must
+   * also exceed the longest work between two heartbeats (see `maxBatchRecords`, `heartbeat`).
    */
   sessionTimeoutMs?: number;
 }
 
 export type ResolvedConsumerConfig = ConsumerConfig &
-  Required<Pick<ConsumerConfig, 'mode' | 'commit' | 'apply' | 'maxBatchRecords' | 'commitGranularity' | 'retryTopics' | 'maxAttempts' | 'invalidation' | 'cacheTtlMs' | 'partitionsConsumedConcurrently'>>;
+  Required<Pick<ConsumerConfig, 'mode' | 'commit' | 'apply' | 'maxBatchRecords' | 'heartbeat' | 'commitGranularity' | 'retryTopics' | 'maxAttempts' | 'invalidation' | 'cacheTtlMs' | 'partitionsConsumedConcurrently'>>;
 
 export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerConfig {
   const maxAttempts = config.maxAttempts ?? config.topics.retry.length + 1;
@@ -68,6 +86,7 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     commit,
     apply,
     maxBatchRecords,
+    heartbeat: config.heartbeat ?? 'batch',
     commitGranularity: config.commitGranularity ?? 'record',
     retryTopics: config.retryTopics ?? true,
     maxAttempts,

@@ -132,6 +132,10 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
     logger.fatal({ err: failure, groupId }, `${what}: no partition is consumed any more, the service has failed`);
     markFailed(failure);
   };
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    m.groupJoins.inc();
+    logger.info({ groupId, memberId: event.payload.memberId, assignment: event.payload.memberAssignment }, 'joined the consumer group');
+  });
   consumer.on(consumer.events.CRASH, (event) => {
     if (!event.payload.restart) fail(event.payload.error, 'kafka consumer crashed and will not restart');
   });
@@ -307,6 +311,8 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
       }
       run.push({ message, envelope });
       if (run.length >= config.maxBatchRecords) await flush();
+      // Throws when the group rebalances meanwhile: the gathered records are fetched again (E-018).
+      else if (config.heartbeat === 'record') await payload.heartbeat();
     }
     if (running && payload.isRunning() && !payload.isStale()) await flush();
   }

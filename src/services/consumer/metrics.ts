@@ -14,6 +14,10 @@ export function consumerMetrics(metrics: ServiceMetrics) {
     versionGaps: metrics.counter('version_gaps_total', 'Attempts to apply an event over missing versions of its account (not applied; retried, then DLQ as VersionGapError)'),
     batchFallbacks: metrics.counter('batch_fallbacks_total', 'Batches not applied as one transaction (conflict: a duplicate, version gap or unknown account; error: a failed statement), applied record by record instead', ['reason']),
     failures: metrics.counter('processing_failures_total', 'Processing attempts that failed, by kind', ['kind']),
+    // kafkajs's GROUP_JOIN, once per completed JoinGroup + SyncGroup: the first join and every rejoin
+    // after a rebalance (its REBALANCING event is not emitted when the member was expelled and rejoins
+    // after UNKNOWN_MEMBER_ID, so joins are what counts rebalances).
+    groupJoins: metrics.counter('consumer_group_joins_total', 'Times this member (re)joined its consumer group: 1 + the rebalances it went through'),
   };
 }
 
