@@ -58,10 +58,12 @@ const electionCode = { none: 0, same: 0, clean: 1, elr: 2, unclean: 3 } as const
 async function setup(arena: Arena, configs: Record<string, string>) {
   const topic = `${arena.id}.log`;
   await createTopicsAndWait(arena.admin, [{ topic, replicaAssignment: [{ partition: 0, replicas: [1, 2, 3] }], configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }]);
-  // A kafkajs admin that lived through all three brokers' deaths answered nothing once two were back
-  // (60 s of failed describeCluster): a failed question drops the client, the next one dials afresh.
-  const connect = async () => { const a = (await directKafka(env, `${arena.id}-observer`, { requestTimeout: 2000, retry: { retries: 0 } })).admin(); await a.connect(); return a; };
+  // A kafkajs admin that knew a dead broker answered nothing for 60 s after another was elected: it dials
+  // only brokers said to be up (`down`), and a failed question drops it (the next one dials afresh).
+  let up = env.brokers;
+  const connect = async () => { const a = (await directKafka(env, `${arena.id}-observer`, { brokers: up, requestTimeout: 2000, retry: { retries: 0 } })).admin(); await a.connect(); return a; };
   let observer: Admin | undefined = await connect();
+  const down = (...ids: number[]) => { up = brokersBut(...ids); void observer?.disconnect().catch(() => undefined); observer = undefined; };
   arena.defer(async () => observer?.disconnect());
   const ask = <T>(question: (admin: Admin) => Promise<T>): Promise<T | undefined> =>
     deadline((async () => question((observer ??= await connect())))(), 5000, () => new Error('no answer in 5 s'))
@@ -71,7 +73,7 @@ async function setup(arena: Arena, configs: Record<string, string>) {
     waitFor(`${topic}: ${what}`, async () => { const p = await state(); return p !== undefined && test(p); }, { timeoutMs, intervalMs: 200 });
   const high = async () => Number((await observer!.fetchTopicOffsets(topic))[0]!.high);
   await until('leader 1, ISR full', (p) => p.leader === 1 && p.isr.length === 3);
-  return { topic, ask, state, until, high };
+  return { topic, down, state, until, high };
 }
 
 async function producer(arena: Arena, options: { idempotent?: boolean } = {}): Promise<Producer> {
@@ -101,12 +103,13 @@ async function leaderDies(nemesis: Nemesis, topic: string, setupOf: Awaited<Retu
   const before = await describePartition(env, topic);
   await fault();
   const died = Date.now();
+  setupOf.down(1);
   await setupOf.until('a new leader', (p) => p.leader > 0 && p.leader !== 1);
   const electedMs = Date.now() - died;
   const after = await describePartition(env, topic, 0, brokersBut(1));
   const kind = electionKind(before, after.leader);
   log(`before: ${show(before)}; ${electedMs} ms after broker 1 went: ${show(after)} — ${kind === 'elr' ? 'elected from the ELR' : kind === 'clean' ? 'elected from the ISR' : `a${kind === 'unclean' ? 'n unclean' : ` ${kind}`} election`}`);
-  await nemesis.heal();
+  await nemesis.heal(); setupOf.down();
   await setupOf.until('ISR full again', (p) => p.isr.length === 3, 180_000);
   return { before, electedMs, election: electionCode[kind] };
 }
@@ -116,8 +119,7 @@ e009.arm('❌ acks=1: the leader dies while its followers lag', {
   expect: { acked: equals(A + B), lost: equals('acked'), onLog: equals(W), console: equals('onLog'), hw: equals(W), election: equals(electionCode.elr) },
   sometimes: { diedLagging: atLeast(1) },
   run: async ({ arena, history, log }) => {
-    const nemesis = new Nemesis(env, history);
-    arena.defer(() => nemesis.heal());
+    const nemesis = new Nemesis(env, history); arena.defer(() => nemesis.heal());
     const s = await setup(arena, { 'min.insync.replicas': '2' });
     const p = await producer(arena);
     await write(p, s.topic, 'warm-up', W, -1);
@@ -128,9 +130,7 @@ e009.arm('❌ acks=1: the leader dies while its followers lag', {
     const hw = await s.high();
     const died = await leaderDies(nemesis, s.topic, s, () => nemesis.kill('broker-1'), log);
     const found = await onLog(s.topic, W);
-    const group = `${arena.id}-console`;
-    arena.defer(() => arena.admin.deleteGroups([group]).catch(() => undefined));
-    const console = await consoleConsumerCount(env, s.topic, group);
+    const console = await consoleConsumerCount(env, s.topic, `${arena.id}-console`); // its group is the arena's (removed with it)
     return { acked: acked.length, lost: acked.filter((v) => !found.has(v)).length, onLog: found.size, console, hw, electedMs: died.electedMs, election: died.election,
       diedLagging: died.before.leader === 1 && died.before.isr.length === 1 && hw < W + acked.length ? 1 : 0 };
   },
@@ -141,8 +141,7 @@ e009.arm('❌ min ISR 1 + unclean election: acks=all writes acknowledged by the 
   expect: { acked: equals(A), lost: equals('acked'), onLog: equals(W), hw: equals(W + A), election: equals(electionCode.unclean) },
   sometimes: { diedLagging: atLeast(1) },
   run: async ({ arena, history, log }) => {
-    const nemesis = new Nemesis(env, history);
-    arena.defer(() => nemesis.heal());
+    const nemesis = new Nemesis(env, history); arena.defer(() => nemesis.heal());
     const s = await setup(arena, { 'min.insync.replicas': '1', 'unclean.leader.election.enable': 'true' });
     const p = await producer(arena, { idempotent: true });
     await write(p, s.topic, 'warm-up', W, -1);
@@ -159,16 +158,13 @@ e009.arm('❌ min ISR 1 + unclean election: acks=all writes acknowledged by the 
   },
 });
 
-/**
- * Writes one record after another (acks=all) until stopped: each attempt's outcome, when, and the offset
- * acknowledged. After a failed send it sends the same record again (`resend`) or moves on to the next.
- */
+/** Writes records one by one (acks=all) till stopped: each attempt's outcome, time, offset acknowledged;
+ * after a failed send it sends the same record again (`resend`) or moves on to the next. */
 function writer(p: Producer, topic: string, resend: boolean) {
   const attempts: Array<{ value: string; at: number; offset?: number; error?: string }> = [];
   let running = true;
   const errorType = (e: unknown): string => { // the protocol error under kafkajs's retry wrapper
-    for (let c = e as { type?: string; cause?: unknown } | undefined; c; c = c.cause as typeof c) if (c.type) return c.type;
-    return (e as Error).name; };
+    for (let c = e as { type?: string; cause?: unknown } | undefined; c; c = c.cause as typeof c) if (c.type) return c.type; return (e as Error).name; };
   const done = (async () => {
     for (let i = 0; running; await sleep(50)) {
       const value = `w-${i}`;
@@ -197,23 +193,27 @@ async function oneByOne({ arena, history, log }: { arena: Arena; history: Histor
   const ackedSince = (t: number) => w.acked().filter((a) => a.at > t).length;
   await waitFor('5 writes acknowledged', async () => w.acked().length >= 5, { timeoutMs: 30_000 });
   await nemesis.kill('broker-3');
+  s.down(3);
   await s.until('ISR {1, 2}', (st) => st.isr.length === 2 && !st.isr.includes(3));
   const shrunk = Date.now();
   await waitFor('5 writes acknowledged with broker 3 down', async () => ackedSince(shrunk) >= 5, { timeoutMs: 30_000 });
   const ackedOneDown = ackedSince(shrunk);
   await nemesis.kill('broker-2');
+  s.down(2, 3);
   const twoDown = Date.now();
   const rejections = () => w.attempts.filter((a) => a.at > twoDown && /NOT_ENOUGH_REPLICAS/.test(a.error ?? '')).length;
   await waitFor('a write rejected with NOT_ENOUGH_REPLICAS', async () => rejections() >= 1, { timeoutMs: 60_000 });
   const lastLeader = await describePartition(env, s.topic, 0, brokersBut(2, 3));
   await nemesis.stop('broker-1'); // returns once it exited: no broker is left to answer
   await Promise.all([nemesis.healTarget('broker-2'), nemesis.healTarget('broker-3')]);
+  s.down(1);
   await waitFor('brokers 2 and 3 unfenced again', async () => (await unfencedBrokers(brokersBut(1)).catch(() => [])).length === 2, { timeoutMs: 90_000, intervalMs: 500 });
   // The controller elects on unfence; 5 s of samples after both are back show whether it did.
   let led = 0;
   for (const end = Date.now() + 5000; Date.now() < end; await sleep(250)) if (((await s.state())?.leader ?? -1) > 0) led += 1;
   const withTwoBack = await describePartition(env, s.topic, 0, brokersBut(1));
   await nemesis.healTarget('broker-1');
+  s.down();
   await s.until('a leader again', (st) => st.leader > 0, 120_000);
   const elected = await describePartition(env, s.topic, 0);
   const returned = Date.now();
