@@ -62,7 +62,7 @@ async function setup(arena: Arena, configs: Record<string, string>) {
   // only brokers said to be up (`down`), and a failed question drops it (the next one dials afresh).
   let up = env.brokers;
   const connect = async () => { const a = (await directKafka(env, `${arena.id}-observer`, { brokers: up, requestTimeout: 2000, retry: { retries: 0 } })).admin(); await a.connect(); return a; };
-  let observer: Admin | undefined = await connect();
+  let observer: Admin | undefined; // dialled on the first question: every question is asked again until answered
   const down = (...ids: number[]) => { up = brokersBut(...ids); void observer?.disconnect().catch(() => undefined); observer = undefined; };
   arena.defer(async () => observer?.disconnect());
   const ask = <T>(question: (admin: Admin) => Promise<T>): Promise<T | undefined> =>
@@ -71,7 +71,7 @@ async function setup(arena: Arena, configs: Record<string, string>) {
   const state = async () => (await ask((a) => a.fetchTopicMetadata({ topics: [topic] })))?.topics[0]?.partitions[0];
   const until = (what: string, test: (p: { leader: number; isr: number[] }) => boolean, timeoutMs = 60_000) =>
     waitFor(`${topic}: ${what}`, async () => { const p = await state(); return p !== undefined && test(p); }, { timeoutMs, intervalMs: 200 });
-  const high = async () => Number((await observer!.fetchTopicOffsets(topic))[0]!.high);
+  const high = async () => { let hw = NaN; await waitFor(`${topic}: its high watermark`, async () => !Number.isNaN((hw = Number((await ask((a) => a.fetchTopicOffsets(topic)))?.[0]?.high)))); return hw; };
   await until('leader 1, ISR full', (p) => p.leader === 1 && p.isr.length === 3);
   return { topic, down, state, until, high };
 }
