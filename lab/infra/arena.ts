@@ -100,7 +100,7 @@ export async function createArena(env: LabEnvironment, name: string, partitions 
   };
 }
 
-/** A Kafka-only arena: a topic prefix and an admin client; what is deferred runs first on disposal, newest first. */
+/** A Kafka-only arena: a prefix for its topics and groups (removed on disposal) and an admin client; what is deferred runs first, newest first. */
 export async function createKafkaArena(env: LabEnvironment, name: string) {
   const id = isolationId(env, name);
   const admin = kafka(env, `${id}-admin`).admin();
@@ -109,6 +109,7 @@ export async function createKafkaArena(env: LabEnvironment, name: string) {
   const dispose = trackArena(async () => {
     for (const cleanup of deferred.reverse()) await cleanup().catch(() => undefined);
     await deleteTopicsWithPrefix(admin, id).catch(() => undefined);
+    await deleteGroupsWithPrefix(admin, id).catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
   });
   return { id, admin, defer: (cleanup: () => Promise<unknown>) => void deferred.push(cleanup), dispose, [Symbol.asyncDispose]: dispose };

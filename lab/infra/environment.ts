@@ -63,6 +63,11 @@ export interface ProcessControl {
   targets(): ProcessTarget[];
   /** SIGKILL: no shutdown hooks, no flush. */
   kill(target: ProcessTarget): Promise<void>;
+  /**
+   * SIGTERM, and wait until it exited (SIGKILL after `graceMs`): a controlled stop. A Kafka broker shuts
+   * down cleanly — controlled shutdown with the controller, logs flushed — unlike after `kill`.
+   */
+  terminate(target: ProcessTarget, graceMs?: number): Promise<void>;
   /** SIGSTOP: the process hangs (GC-pause / VM-freeze fault). */
   pause(target: ProcessTarget): Promise<void>;
   /** SIGCONT after pause. */

@@ -7,6 +7,7 @@
  *   await nemesis.partition('mysql');                 // the link is cut
  *   await nemesis.cutReplication({ to: 3 });          // broker 3 fetches nothing (replicationLinks)
  *   await nemesis.kill('broker-1');                   // process faults through the environment
+ *   await nemesis.stop('broker-2');                   // a controlled stop (SIGTERM, waited for)
  *   await nemesis.armFailpoint(relay.url, 'relay.after-publish-before-mark', 'crash(count=1)');
  *   await nemesis.heal();                             // everything back, windows closed
  */
@@ -103,6 +104,15 @@ export class Nemesis {
     const processes = this.processes();
     await processes.kill(target);
     this.begin('kill', target, async () => {
+      if (!(await processes.isRunning(target))) await processes.restart(target);
+    });
+  }
+
+  /** SIGTERM, waited for (a controlled stop: a broker shuts down cleanly); healed by a restart. */
+  async stop(target: ProcessTarget): Promise<void> {
+    const processes = this.processes();
+    await processes.terminate(target);
+    this.begin('stop', target, async () => {
       if (!(await processes.isRunning(target))) await processes.restart(target);
     });
   }

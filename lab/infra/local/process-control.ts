@@ -36,6 +36,22 @@ export class LocalProcessControl implements ProcessControl {
     while (isAlive(record)) await sleep(20);
   }
 
+  async terminate(target: ProcessTarget, graceMs = 60_000): Promise<void> {
+    const record = this.record(target);
+    if (!isAlive(record)) return;
+    // Unlike supervisor.stop, the pid file stays: restart() starts the process again from its spec.
+    const container = record.spec.container?.name;
+    const signal = (name: 'SIGTERM' | 'SIGKILL') => (container ? signalContainer(container, name).catch(() => undefined) : process.kill(-record.pid, name));
+    // A paused process cannot handle SIGTERM: SIGCONT, or thaw the container's cgroup (`docker pause`).
+    if (container) await unpauseContainer(container).catch(ignoreNotPaused);
+    else process.kill(-record.pid, 'SIGCONT');
+    await signal('SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (isAlive(record) && Date.now() < deadline) await sleep(50);
+    if (isAlive(record)) await signal('SIGKILL');
+    while (isAlive(record)) await sleep(20);
+  }
+
   async pause(target: ProcessTarget): Promise<void> {
     const record = this.record(target);
     if (record.spec.container) await pauseContainer(record.spec.container.name);
