@@ -1,17 +1,40 @@
 /** Port helpers: pick free loopback ports, wait for a listener. */
+import fs from 'node:fs';
 import net from 'node:net';
 
-/** Asks the kernel for a free port on 127.0.0.1 (bind to 0, read it back, release it). */
+/**
+ * A port nothing listens on now, on 127.0.0.1, chosen at random BELOW the kernel's ephemeral range
+ * (net.ipv4.ip_local_port_range, 32768–60999 here). The ephemeral range is where bind(0) picks, and also
+ * where every outgoing connection takes its local port: a port picked there and bound seconds later by a
+ * starting broker can meanwhile be some client's connection (a CI run's Kafka refit: "broker-2 exited
+ * during start-up", a BindException, with three clusters busy on the machine). Below the range only
+ * another listener can take it, and a listener that picks at random among ~17,000 ports rarely does.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low, high] = [15_000, ephemeralRangeStart() - 1];
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (await listenable(port)) return port;
+  }
+  throw new Error(`no free port on 127.0.0.1 between ${low} and ${high} after 200 tries`);
+}
+
+function ephemeralRangeStart(): number {
+  try {
+    const start = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(start) && start > 16_000 ? start : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** True if a listener can bind 127.0.0.1:port right now (it is released again at once). */
+function listenable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
   });
 }
 
