@@ -40,14 +40,14 @@
  * resolves `failed`; the process entry (services/main.ts) exits with code 1 so its supervisor sees it.
  */
 import { Redis } from 'ioredis';
-import { Kafka, logLevel, type EachBatchPayload, type KafkaMessage, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
 import { createPool } from '../../db/pool.ts';
 import { EnvelopeSerde, RegistrySchemaSource } from '../../envelope/index.ts';
 import { failpoint } from '../../failpoints/failpoints.ts';
 import { createHttpServer, listen } from '../../http/server.ts';
 import { eventHeaders, failureHeaders, readHeaders, type KafkaHeaders } from '../../kafka/headers.ts';
 import { kafkaLogCreator } from '../../kafka/log.ts';
-import { sendOne } from '../../kafka/send-one.ts';
+import { RenewingProducer } from '../../kafka/renewing-producer.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { ServiceMetrics } from '../../observability/metrics.ts';
 import type { RunningService } from '../service.ts';
@@ -110,8 +110,9 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
     requestTimeout: 30_000,
     retry: { retries: 8, initialRetryTime: 200 },
   });
-  // Idempotent producer (acks=-1 implied): a retry/DLQ publish retried after a lost ack is not doubled.
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // Idempotent producer (acks=-1 implied): a retry/DLQ publish retried after a lost ack is not doubled;
+  // replaced after a failed send, so the next hop cannot reuse the failed one's sequence number.
+  const producer = new RenewingProducer(() => kafka.producer({ idempotent: true, maxInFlightRequests: 1 }), (error) => logger.warn({ err: error }, 'retry/DLQ publish failed; its producer is replaced before the next publish'));
   const consumer = kafka.consumer({ groupId, sessionTimeout: config.sessionTimeoutMs ?? 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 250 });
   const gate = new RetryGate();
   const retryLevels = new Map(topics.retry.map((topic, index) => [topic, index + 1]));
@@ -141,7 +142,7 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
   });
 
   async function send(topic: string, record: OutgoingRecord): Promise<void> {
-    await sendOne(producer, topic, { key: record.key, value: record.value, headers: record.headers });
+    await producer.send(topic, { key: record.key, value: record.value, headers: record.headers });
   }
 
   /**

@@ -8,7 +8,8 @@
  * person for one job); with neither, the request is refused: every replay is attributable.
  * The job itself is runReplay (replay.ts), usable in process without HTTP.
  */
-import { Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { RenewingProducer } from '../../kafka/renewing-producer.ts';
 import type { CommonConfig } from '../../config.ts';
 import { createPool } from '../../db/pool.ts';
 import { HttpError, createHttpServer, listen } from '../../http/server.ts';
@@ -66,7 +67,9 @@ export async function startReplayWorker(config: ReplayWorkerConfig): Promise<Run
   });
   // Idempotent (acks=-1): a send retried after a lost ack does not put the record in twice. Java's
   // murmur2 partitioner: a replayed record lands on the partition its key always lands on.
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  // Replaced after a failed send (renewing-producer.ts): a replay marks a failed record and goes on with the
+  // next, which on the same kafkajs producer could reuse the failed one's sequence number and be lost.
+  const producer = new RenewingProducer(() => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false }));
   await producer.connect();
   const deps: ReplayDeps = { kafka, producer, pool, topics: config.topics, logger, onResult: (result) => records.inc({ result }) };
 

@@ -14,11 +14,11 @@
  * row (the failpoint shows it), never an audit row claiming a replay that did not happen.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type mysql from 'mysql2/promise';
 import { failpoint } from '../../failpoints/index.ts';
 import { eventHeaders, failureHeaders, readHeaders } from '../../kafka/headers.ts';
-import { sendOne } from '../../kafka/send-one.ts';
+import type { RenewingProducer } from '../../kafka/renewing-producer.ts';
 import type { TopicNames } from '../../kafka/topics.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { insertReplayAudit, type ReplayResult } from './audit.ts';
@@ -28,8 +28,8 @@ import { invalidReplayOptions, matchReplayFilter, replayHeaders, type ReplayOpti
 
 export interface ReplayDeps {
   kafka: Kafka;
-  /** Connected; acks=-1 is set per send. */
-  producer: Producer;
+  /** Connected; sends one record with acks=-1 and its acknowledgement checked (RenewingProducer). */
+  producer: Pick<RenewingProducer, 'send'>;
   pool: mysql.Pool;
   topics: Pick<TopicNames, 'events' | 'dlq'>;
   logger?: Logger;
@@ -89,7 +89,7 @@ export async function runReplay(deps: ReplayDeps, options: ReplayOptions): Promi
     } else {
       try {
         await limiter.run(() =>
-          sendOne(deps.producer, deps.topics.events, { key: record.key, value: record.value, headers: replayHeaders(record.headers, replayId) }),
+          deps.producer.send(deps.topics.events, { key: record.key, value: record.value, headers: replayHeaders(record.headers, replayId) }),
         );
         result = 'replayed';
       } catch (error) {
