@@ -50,15 +50,15 @@ export function timelineChart(arm: Pick<ArmResult, 'experiment' | 'arm' | 'timel
 
   const panels: Panel[] = [];
   if (timeline.some((p) => p.throughput !== undefined)) {
-    panels.push({ title: 'throughput', unit: 'ops/s', lines: [series('throughput', COLORS.throughput, 'throughput', timeline, grid, bucket, true)] });
+    panels.push({ title: 'throughput', unit: 'ops/s', lines: [series('throughput', COLORS.throughput, 'throughput', timeline, grid, true)] });
   }
   const latency = [
-    timeline.some((p) => p.latencyP50 !== undefined) ? series('p50', COLORS.p50, 'latencyP50', timeline, grid, bucket) : undefined,
-    timeline.some((p) => p.latencyP99 !== undefined) ? series('p99', COLORS.p99, 'latencyP99', timeline, grid, bucket) : undefined,
+    timeline.some((p) => p.latencyP50 !== undefined) ? series('p50', COLORS.p50, 'latencyP50', timeline, grid) : undefined,
+    timeline.some((p) => p.latencyP99 !== undefined) ? series('p99', COLORS.p99, 'latencyP99', timeline, grid) : undefined,
   ].filter((l): l is Line => l !== undefined);
   if (latency.length) panels.push({ title: 'latency', unit: 'ms', lines: latency });
   if (extraKeys.length) {
-    panels.push({ title: 'other series', unit: '', lines: extraKeys.map((k, i) => series(k, EXTRA_COLORS[i % EXTRA_COLORS.length]!, k, timeline, grid, bucket)) });
+    panels.push({ title: 'other series', unit: '', lines: extraKeys.map((k, i) => series(k, EXTRA_COLORS[i % EXTRA_COLORS.length]!, k, timeline, grid)) });
   }
   if (panels.length === 0) return `<p class="empty">timeline has no numeric series</p>`;
 
@@ -122,7 +122,7 @@ export function timelineChart(arm: Pick<ArmResult, 'experiment' | 'arm' | 'timel
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${r(height)}" width="${WIDTH}" height="${r(height)}" role="img" aria-label="${esc(aria)}">${parts.join('')}</svg>`;
 }
 
-function series(name: string, color: string, key: string, timeline: TimelinePoint[], grid: number[] | undefined, bucket: number, step = false): Line {
+function series(name: string, color: string, key: string, timeline: TimelinePoint[], grid: number[] | undefined, step = false): Line {
   const byT = new Map(timeline.map((p) => [p.t, p]));
   const segments: Array<Array<[number, number]>> = [];
   let current: Array<[number, number]> = [];
