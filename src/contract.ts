@@ -36,6 +36,8 @@ export { runService } from './services/main.ts';
 // The topic names the services derive from one prefix, and creating topics the way the services expect
 // them (every partition led before the first produce: see createTopicsAndWait's note on KRaft).
 export { createTopicsAndWait, ensureTopics, topicNames, type CreateTopicsOptions, type TopicNames } from './kafka/topics.ts';
+// How the services publish records one at a time (a lab test pins why it replaces a failed producer).
+export { RenewingProducer } from './kafka/renewing-producer.ts';
 
 // ── Headers ──────────────────────────────────────────────────────────────────────────────────────────
 // What an event record and a retry/DLQ record carry besides the value: observers read them, producers
