@@ -13,6 +13,8 @@
  *                          and report.html; reports/latest then points at it
  *   lab schema check|diff|register [subject=file …] [--level L] [--registry URL]
  *                          the schema gate (lab/schema/gate.ts): exit 0 compatible, 1 breaking, 2 undecided
+ *   lab observability generate
+ *                          write the recording rules and the Grafana dashboard from lab/observability/signals.ts
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +26,7 @@ import { runSuites } from './report/run.ts';
 import { levels, type Level } from './schema/compatibility.ts';
 import { check, diff, GateError, register, RegistryApi, targets } from './schema/gate.ts';
 
-const usage = `usage: npx lab <up [--brokers N] | down [--now] | status | logs <process> [-n N] | env | service <name> | run [e-001 …] | schema check|diff|register [subject=file …] [--level L] [--registry URL]>`;
+const usage = `usage: npx lab <up [--brokers N] | down [--now] | status | logs <process> [-n N] | env | service <name> | run [e-001 …] | schema check|diff|register [subject=file …] [--level L] [--registry URL] | observability generate>`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -128,6 +130,13 @@ async function main(argv: string[]): Promise<number> {
       return runSuites(positionals);
     case 'schema':
       return schemaGate(positionals, values);
+    case 'observability': {
+      if (positionals[0] !== 'generate') throw new Error('usage: npx lab observability generate');
+      const { writeGenerated } = await import('./observability/generated.ts');
+      const written = writeGenerated();
+      say(written.length ? written.map((file) => `wrote ${path.relative(repoRoot, file)}`).join('\n') : 'generated files are up to date');
+      return 0;
+    }
     default:
       console.error(usage);
       return command ? 2 : 0;

@@ -8,6 +8,7 @@
  *   Schema registry   Maven: Apicurio Registry app distribution (tar.gz), unpacked
  *   Toxiproxy         Go module proxy: go install …/toxiproxy/v2/cmd/server@<tag>, renamed
  *   MariaDB, Redis    Debian packages (apt-get) when missing
+ *   promtool          Debian's prometheus package, when missing: `npm test` checks the alert rules with it
  *   Docker engine     an engine that answers is used; else, as root, Debian's docker.io (and
  *                     debootstrap) installed and dockerd started here, logs in .lab/docker/ (no
  *                     systemd on these machines); not root: one line naming the command
@@ -24,6 +25,7 @@ import { mariadbBinaries } from './local/mariadb.ts';
 import { redisBinaries } from './local/redis.ts';
 import { apicurioJar, registryJava, registryMinJava } from './local/registry.ts';
 import { toxiproxyBinary } from './local/toxiproxy.ts';
+import { promtoolBinaries } from '../observability/promtool.ts';
 import { aptInstall, isRoot, MissingPrerequisiteError, requireCommand, requireJava17, which } from './prerequisites.ts';
 import { engineAnswers, engineLogDir, startEngine } from './containers/engine.ts';
 import { ensureImages } from './containers/images.ts';
@@ -59,11 +61,13 @@ function installAptPackages(): void {
   const missing: string[] = [];
   if (!which(mariadbBinaries.server) || !which(mariadbBinaries.installDb)) missing.push('mariadb-server', 'mariadb-client');
   if (!which(redisBinaries)) missing.push('redis-server');
-  if (missing.length === 0) return log('MariaDB and Redis: present');
-  if (!isRoot()) throw new MissingPrerequisiteError(`MariaDB/Redis missing, and installing them needs root: ${aptInstall(missing.join(' '))}`);
+  if (!which(promtoolBinaries)) missing.push('prometheus');
+  if (missing.length === 0) return log('MariaDB, Redis and promtool: present');
+  if (!isRoot()) throw new MissingPrerequisiteError(`${missing.join(', ')} missing, and installing needs root: ${aptInstall(missing.join(' '))}`);
   timed(`apt-get install ${missing.join(' ')}`, () => {
     run('apt-get', ['update', '-qq']);
-    // The package's own service is not used: the lab starts mariadbd/redis-server on its own ports.
+    // The packages' own services are not used (and not started: no init system here): the lab starts
+    // mariadbd/redis-server on its own ports.
     run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
   });
 }
