@@ -13,6 +13,8 @@
  *                          and report.html; reports/latest then points at it
  *   lab schema check|diff|register [subject=file …] [--level L] [--registry URL]
  *                          the schema gate (lab/schema/gate.ts): exit 0 compatible, 1 breaking, 2 undecided
+ *   lab console [--port N] a local web page: topics (leader, ISR, LEO/HW/LSO), groups and lag, the DLQ decoded,
+ *                          the outbox backlog, Prometheus panels, alerts, the fault log (lab/console)
  *   lab observability generate
  *                          write the recording rules and the Grafana dashboard from lab/observability/signals.ts
  */
@@ -26,14 +28,14 @@ import { runSuites } from './report/run.ts';
 import { levels, type Level } from './schema/compatibility.ts';
 import { check, diff, GateError, register, RegistryApi, targets } from './schema/gate.ts';
 
-const usage = `usage: npx lab <up [--brokers N] | down [--now] | status | logs <process> [-n N] | env | service <name> | run [e-001 …] | schema check|diff|register [subject=file …] [--level L] [--registry URL] | observability generate>`;
+const usage = `usage: npx lab <up [--brokers N] | down [--now] | status | logs <process> [-n N] | env | service <name> | run [e-001 …] | schema check|diff|register [subject=file …] [--level L] [--registry URL] | console [--port N] | observability generate>`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { brokers: { type: 'string' }, n: { type: 'string', short: 'n' }, quiet: { type: 'boolean' }, now: { type: 'boolean' }, level: { type: 'string' }, registry: { type: 'string' } },
+    options: { port: { type: 'string' }, brokers: { type: 'string' }, n: { type: 'string', short: 'n' }, quiet: { type: 'boolean' }, now: { type: 'boolean' }, level: { type: 'string' }, registry: { type: 'string' } },
   });
   const say = values.quiet ? () => undefined : (line: string) => console.log(line);
   switch (command) {
@@ -88,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
       }
       for (const proc of processes) {
         const where = proc.container ? `  container ${proc.container}` : '';
-        say(`${proc.alive ? 'up  ' : 'DOWN'}  ${proc.name.padEnd(11)} pid ${String(proc.pid).padEnd(8)} log ${path.relative(repoRoot, proc.log)}${where}`);
+        say(`${proc.alive ? (proc.paused ? 'PAUSED' : 'up    ') : 'DOWN  '}  ${proc.name.padEnd(11)} pid ${String(proc.pid).padEnd(8)} log ${path.relative(repoRoot, proc.log)}${where}`);
       }
       const descriptor = readDescriptor();
       if (!descriptor) {
@@ -130,6 +132,22 @@ async function main(argv: string[]): Promise<number> {
       return runSuites(positionals);
     case 'schema':
       return schemaGate(positionals, values);
+    case 'console': {
+      const descriptor = readDescriptor();
+      if (!descriptor) {
+        console.error('no cluster: start one with `npx lab up`');
+        return 1;
+      }
+      const { connectEnvironment } = await import('./infra/connect.ts');
+      const { startConsole } = await import('./console/server.ts');
+      const running = await startConsole(connectEnvironment(descriptor), { port: values.port ? Number(values.port) : 0 });
+      say(`lab console: ${running.url}  (Ctrl-C stops it)`);
+      return new Promise<number>((resolve) => {
+        const stop = () => void running.close().then(() => resolve(0));
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    }
     case 'observability': {
       if (positionals[0] !== 'generate') throw new Error('usage: npx lab observability generate');
       const { writeGenerated } = await import('./observability/generated.ts');

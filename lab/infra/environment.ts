@@ -51,6 +51,8 @@ export interface EnvironmentDescriptor {
   mysql: { host: string; port: number; user: string; password: string; proxy?: string };
   redis: { host: string; port: number; password?: string; proxy?: string };
   toxiproxy?: { url: string };
+  /** Prometheus and Alertmanager, when the cluster runs them. */
+  observability?: { prometheusUrl: string; alertmanagerUrl: string };
   /** How to reach the process-control handle; absent when the provider cannot control processes. */
   /** `local`: the pid files of the run dir (the containers provider's records name their containers). */
   processControl?: { kind: 'local'; runDir: string };

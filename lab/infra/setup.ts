@@ -9,6 +9,7 @@
  *   Toxiproxy         Go module proxy: go install …/toxiproxy/v2/cmd/server@<tag>, renamed
  *   MariaDB, Redis    Debian packages (apt-get) when missing
  *   promtool          Debian's prometheus package, when missing: `npm test` checks the alert rules with it
+ *   Chromium          Debian's chromium, when missing: the console's test drives it (playwright-core)
  *   Docker engine     an engine that answers is used; else, as root, Debian's docker.io (and
  *                     debootstrap) installed and dockerd started here, logs in .lab/docker/ (no
  *                     systemd on these machines); not root: one line naming the command
@@ -26,6 +27,7 @@ import { redisBinaries } from './local/redis.ts';
 import { apicurioJar, registryJava, registryMinJava } from './local/registry.ts';
 import { toxiproxyBinary } from './local/toxiproxy.ts';
 import { promtoolBinaries } from '../observability/promtool.ts';
+import { findChromium } from '../report/screenshot.ts';
 import { aptInstall, isRoot, MissingPrerequisiteError, requireCommand, requireJava17, which } from './prerequisites.ts';
 import { engineAnswers, engineLogDir, startEngine } from './containers/engine.ts';
 import { ensureImages } from './containers/images.ts';
@@ -62,7 +64,8 @@ function installAptPackages(): void {
   if (!which(mariadbBinaries.server) || !which(mariadbBinaries.installDb)) missing.push('mariadb-server', 'mariadb-client');
   if (!which(redisBinaries)) missing.push('redis-server');
   if (!which(promtoolBinaries)) missing.push('prometheus');
-  if (missing.length === 0) return log('MariaDB, Redis and promtool: present');
+  if (!findChromium()) missing.push('chromium');
+  if (missing.length === 0) return log('MariaDB, Redis, promtool and Chromium: present');
   if (!isRoot()) throw new MissingPrerequisiteError(`${missing.join(', ')} missing, and installing needs root: ${aptInstall(missing.join(' '))}`);
   timed(`apt-get install ${missing.join(' ')}`, () => {
     run('apt-get', ['update', '-qq']);

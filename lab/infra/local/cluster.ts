@@ -502,11 +502,12 @@ function guardSpec(ownerPid: number): ProcessSpec {
 export { isAlive };
 
 /** Whether `mariadb`/`redis`/`java` etc. were found: used by `lab status`. */
-export function describeProcesses(): Array<{ name: string; pid: number; alive: boolean; log: string; container?: string }> {
+export function describeProcesses(): Array<{ name: string; pid: number; alive: boolean; paused: boolean; log: string; container?: string }> {
   return supervisor.list().map((record) => ({
     name: record.spec.name,
     pid: record.pid,
     alive: isAlive(record),
+    paused: isAlive(record) && isStopped(record),
     log: record.spec.logFile,
     ...(record.spec.container ? { container: record.spec.container.name } : {}),
   }));
