@@ -87,5 +87,5 @@ describe('Supervisor.run', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(result.status, result.stderr).toBe(7);
     expect(JSON.parse(result.stdout)).toEqual({ exit: { code: 3, signal: null }, pidFiles: 0 });
-  });
+  }, 30_000); // a Node process with tsx's loader: seconds on a loaded 2-core machine (timed out at 5 s under load 22)
 });
