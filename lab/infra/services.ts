@@ -14,6 +14,7 @@ import { createDatabase, type IsolatedDatabase } from './isolation.ts';
 import { isAlive, procStartTime, Supervisor, type ProcessExit, type ProcessRecord } from './local/supervisor.ts';
 import { repoRoot, runPaths } from './paths.ts';
 import { sleep, waitFor } from './ports.ts';
+import { chosenRuntime, serviceCommand } from './runtimes.ts';
 
 /** A fresh database with the wallet schema applied. */
 export async function createMigratedDatabase(env: LabEnvironment, id: string): Promise<IsolatedDatabase> {
@@ -105,8 +106,7 @@ export async function startServiceProcess<N extends ServiceName, C extends Servi
   const exitHeard = new Promise<void>((resolve) => (onExit = resolve));
   const record: ProcessRecord = supervisor.start({
     name,
-    command: process.execPath,
-    args: [`--max-semi-space-size=${youngGenerationMb}`, '--import', tsxEsm, serviceEntry, service],
+    ...serviceCommand(chosenRuntime(), serviceEntry, service, { execPath: process.execPath, args: [`--max-semi-space-size=${youngGenerationMb}`, '--import', tsxEsm] }),
     cwd: repoRoot,
     env: {
       LAB_SERVICE_CONFIG: JSON.stringify(config),

@@ -5,7 +5,8 @@
  * Question  Do the services, running concurrently as intended, publish every event exactly once and
  *           apply it exactly once, keeping per-account order, with the projection equal to the domain?
  * Setup     A fresh database and topic set; 40 accounts; a seeded mix of deposits, withdrawals and
- *           transfers sent with 16 concurrent HTTP clients. An independent read_committed consumer
+ *           transfers sent with 16 concurrent HTTP clients. Every service runs as its own process, on
+ *           the runtime LAB_RUNTIME names (node by default, bun, deno). An independent read_committed consumer
  *           counts event ids on the topic; direct SQL reads the domain, the outbox and the projection.
  * Fault     None (E-001 adds crashes; this is the baseline the experiments build on).
  * Expected  published = outbox rows, each event id once on the topic, versions in order per account,
@@ -16,13 +17,13 @@ import type { RowDataPacket } from 'mysql2';
 import { Pool } from 'undici';
 import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
-import { startService } from '../../src/contract.ts';
 import { waitFor } from '../infra/ports.ts';
+import { chosenRuntime } from '../infra/runtimes.ts';
 import { fileArena, labEnvironment } from '../infra/vitest.ts';
 import { readTopic } from '../observe/topic.ts';
 
 const env = labEnvironment();
-const report = (line: string) => console.log(`[pipeline] ${line}`);
+const report = (line: string) => console.log(`[pipeline] (${chosenRuntime()}) ${line}`);
 const commandCount = Number(process.env.LAB_PIPELINE_COMMANDS ?? 10_000);
 const accounts = Array.from({ length: 40 }, (_, i) => `acct-${String(i).padStart(2, '0')}`);
 
@@ -47,9 +48,10 @@ async function readEvents(topic: string, expected: number) {
 
 describe('pipeline: command-service → 2 relays → Kafka → 2 consumers', () => {
   it(`publishes and applies each of ${commandCount.toLocaleString('en')} commands' events exactly once`, async () => {
-    const command = arena.own(await startService('command', { ...arena.config, mode: 'outbox' }));
-    for (const relayId of ['relay-a', 'relay-b']) arena.own(await startService('relay', { ...arena.config, relayId }));
-    for (let i = 0; i < 2; i += 1) arena.own(await startService('consumer', { ...arena.config, groupId: `${arena.id}.projection` }));
+    // Each service its own process, on the runtime LAB_RUNTIME names (node, bun or deno: lab/infra/runtimes.ts).
+    const command = await arena.start('command', { mode: 'outbox' });
+    for (const relayId of ['relay-a', 'relay-b']) await arena.start('relay', { relayId });
+    for (let i = 0; i < 2; i += 1) await arena.start('consumer', { groupId: `${arena.id}.projection` });
 
     const http = new Pool(command.url, { connections: 16 });
     const post = async (path: string, body: object, key: string) => {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { nodeExecPath } from '../../lab/infra/runtimes.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -42,9 +43,9 @@ async function runnerWithWorker(watch: boolean): Promise<{ runner: number; worke
   const workerCode = `${install} console.log('ready ' + process.pid); setTimeout(() => {}, 60000);`;
   const runnerCode = `
     const { spawn } = require('node:child_process');
-    spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', ${JSON.stringify(workerCode)}], { stdio: ['ignore', 'inherit', 'inherit'] });
+    spawn(${JSON.stringify(nodeExecPath())}, ['--import', 'tsx/esm', '--input-type=module', '-e', ${JSON.stringify(workerCode)}], { stdio: ['ignore', 'inherit', 'inherit'] });
     setTimeout(() => {}, 60000);`;
-  const runner = spawn(process.execPath, ['-e', runnerCode], { stdio: ['ignore', 'pipe', 'inherit'], cwd: repoRoot });
+  const runner = spawn(nodeExecPath(), ['-e', runnerCode], { stdio: ['ignore', 'pipe', 'inherit'], cwd: repoRoot });
   strays.push(runner.pid!);
   const worker = await new Promise<number>((resolve, reject) => {
     let out = '';

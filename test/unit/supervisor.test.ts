@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isAlive, isStopped, procStartTime, Supervisor } from '../../lab/infra/local/supervisor.ts';
+import { nodeExecPath } from '../../lab/infra/runtimes.ts';
 
 const dirs: string[] = [];
 function tempSupervisor() {
@@ -84,7 +85,7 @@ describe('Supervisor.run', () => {
       const exit = await supervisor.run({ name: 'step', command: 'bash', args: ['-c', 'sleep 0.5; exit 3'], logFile: ${JSON.stringify(path.join(dir, 'step.log'))} });
       console.log(JSON.stringify({ exit, pidFiles: supervisor.list().length }));
       process.exitCode = 7;`;
-    const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const result = spawnSync(nodeExecPath(), ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(result.status, result.stderr).toBe(7);
     expect(JSON.parse(result.stdout)).toEqual({ exit: { code: 3, signal: null }, pidFiles: 0 });
   }, 30_000); // a Node process with tsx's loader: seconds on a loaded 2-core machine (timed out at 5 s under load 22)
