@@ -3,34 +3,37 @@
  *
  * Question  A producer team changes the event schema in a way the running consumers cannot read and deploys
  *           first. Does anything stop the change before the consumers break: the registry's compatibility
- *           level, or the gate a CI runs before the deploy (`npx lab schema check`)?
+ *           level, or the gate a CI runs before the deploy (`npx lab schema check`)? And does topic versioning
+ *           ship a change no level admits with every effect applied exactly once?
  * Setup     Per arm a fresh events topic (3 partitions) and the consumer-service as its own process (the old
  *           build: it reads the envelope of fixtures/avro); 2 accounts opened with v1 events and applied; then
  *           the subject's level is set (PUT /config/{subject}). The change: `aggregateVersion` long → string,
  *           breaking in both directions (a long reader cannot read a string, nor a string reader a long).
  *           The new producer does what any producer does: it registers its schema under the topic's subject
  *           through the registry's Confluent API and frames its records with the id it was given.
+ *           Topic versioning arms, the way to ship the change anyway: a `<events>.v2` topic (its own subject,
+ *           so no level refuses it). The producer dual-writes every event (v1 bytes to the old topic, v2 to the
+ *           new, same eventId); the new consumer build (consumer-service with `envelopeSchemaFile` = the v2
+ *           schema, `topics` = the v2 set, its own Kafka group) reads v2 from the beginning; the old consumer is
+ *           stopped, the producer stops writing v1, the old topic is deleted. Phases (2 accounts, deposits
+ *           alternate): A 2 on v1 only → B 4 dual, applied by the old consumer → the new consumer starts and
+ *           catches up (it reads B again) → C 4 dual with both consumers running → old consumer stopped → D 4
+ *           dual (v1 unread) → v1 retired → E 4 on v2 only.
  * Fault     The deploy itself: the gate run on the new schema, then the new producer's registration and, if it
- *           was accepted, 4 records; after it the old producer goes on with 4 v1 deposits.
+ *           was accepted, 4 records; after it the old producer goes on with 4 v1 deposits. In the topic
+ *           versioning arms: two consumer builds reading the same events from two topics.
  * Expected  ❌ level NONE: the gate passes (exit 0, saying that NONE checks nothing), the registration is
  *              accepted, and every v2 record goes to the DLQ as `incompatible-schema` (broken = sent = 4); the
  *              consumers stay up and apply the v1 deposits after it.
  *           ✅ levels BACKWARD, FORWARD and FULL in turn: the gate exits 1 naming the field, the registry
  *              refuses the registration (HTTP 409): nothing is sent, broken = 0, every v1 deposit applied.
- *           Topic versioning, the way to ship the change anyway: a `<events>.v2` topic (its own subject, so no
- *           level refuses it). The producer dual-writes every event (v1 bytes to the old topic, v2 to the new,
- *           same eventId); the new consumer build (consumer-service with `envelopeSchemaFile` = the v2 schema,
- *           `topics` = the v2 set, its own Kafka group) reads v2 from the beginning; the old consumer is
- *           stopped, the producer stops writing v1, the old topic is deleted. Phases (2 accounts, deposits
- *           alternate): A 2 on v1 only → B 4 dual, applied by the old consumer → the new consumer starts and
- *           catches up (it reads B again) → C 4 dual with both consumers running → old consumer stopped → D 4
- *           dual (v1 unread) → v1 retired → E 4 on v2 only.
- * Expected  ✅ shared dedupe key (`dedupeGroup` = the old consumer's group): every event applied exactly once
- *              (lost 0, duplicated 0, balances = the deposits), dedupeSkips = the events read on both topics
- *              (B + C = 8), nothing in either DLQ, the old topic gone; the gate passes the new subject (exit 0).
- *           ❌ the new build dedupes under its own group (the default, = its Kafka group): it applies B's 4
- *              events again (duplicated 4, balances off by their sum); C is left out (two consumers applying
- *              the same account concurrently without a shared key would race on its version).
+ *           ✅ topic versioning with a shared dedupe key (`dedupeGroup` = the old consumer's group): every
+ *              event applied exactly once (lost 0, duplicated 0, balances = the deposits), dedupeSkips = the
+ *              events read on both topics (B + C = 8), nothing in either DLQ, the old topic gone; the gate
+ *              passes the new subject (exit 0) and fails the old one (exit 1).
+ *           ❌ topic versioning, the new build deduping under its own group (the default, = its Kafka group):
+ *              it applies B's 4 events again (duplicated 4, both balances off); C is left out (two consumers
+ *              applying one account concurrently without a shared key race on its version).
  * Numbers   gateExits (sum of exit codes), accepted / refused (registrations), sent (v2 records written),
  *           broken (DLQ records of class incompatible-schema), applied (v1 deposits applied after the deploy);
  *           migration: events, lost, duplicated, balancesOff (accounts whose projected balance ≠ deposits),
@@ -55,7 +58,7 @@ import { check, RegistryApi } from './schema/gate.ts';
 
 const env = labEnvironment();
 const e015 = experiment({ id: 'E-015', title: 'The registry blocks breaking changes', suite: 'lab/e-015',
-  question: 'A producer team changes the event schema in a way the running consumers cannot read and deploys first. Does anything stop the change before the consumers break: the registry\'s compatibility level, or the gate a CI runs before the deploy (`npx lab schema check`)?',
+  question: 'A producer team changes the event schema in a way the running consumers cannot read and deploys first. Does anything stop the change before the consumers break: the registry\'s compatibility level, or the gate a CI runs before the deploy (`npx lab schema check`)? And does topic versioning ship a change no level admits with every effect applied exactly once?',
   arena: (label) => createArena(env, `e015_${label}`, 3) });
 
 const v1 = avro.Type.forSchema(JSON.parse(envelopeSchema()) as avro.Schema);
