@@ -11,13 +11,13 @@
  *           enum. Per kind a topic and the consumer-service build the deploy order puts in the mixed window,
  *           started with that reader schema (`envelopeSchemaFile`): producers first → the old build (old
  *           reader), consumers first → the new build. Per level (NONE, BACKWARD, FORWARD, FULL) a subject: the
- *           old schema registered, the level set; CI runs the gate (`lab schema check`) on the new schema before
- *           either deploy; the registry's check endpoint is asked and the new schema registered. If the gate
- *           passed and the registry accepted, the change deploys: the old producer writes one record, the new
- *           producer one (each an AccountOpened of its own account, framed with the id the registry gave).
- *           Without the gate a consumers-first deploy is not protected: the registry refuses only the
- *           producer's registration, after the new consumer already reads old data (a first run showed it:
- *           "add field, no default" broke the new consumer under BACKWARD and FULL though both refused it).
+ *           old schema registered, the level set; the gate (`lab schema check`) run on the new schema; the
+ *           registry's check endpoint asked; the new schema registered. The old producer writes one record;
+ *           if the gate passed and the registry accepted, the change deploys and the new producer writes one
+ *           (each an AccountOpened of its own account, framed with the id the registry gave). A refused change
+ *           still met the consumer build of the window: consumers first, the new build was deployed before the
+ *           producer's registration was refused (the registry guards producers only; the gate in the
+ *           consumers' CI would have stopped it).
  * Fault     The deploy order itself: the mixed window of old and new producers and consumers.
  * Expected  From Avro's rules (the issue: BACKWARD / FORWARD verdicts per kind): a level refuses a change
  *           that breaks the direction(s) it checks (gate exit 1, registration 409: nothing deployed, "refused");
@@ -26,10 +26,13 @@
  *           ❌ producers first: under NONE and BACKWARD old consumers break on remove / rename / int → long /
  *              enum symbol (8 of 28 cells); ✅ under FORWARD and FULL (its safe order) no failure.
  *           ❌ consumers first: under NONE and FORWARD the new consumer breaks on the added field without a
- *              default (2 cells); ✅ under BACKWARD and FULL (its safe order) no failure.
+ *              default (2 cells); ✅ under BACKWARD and FULL (its safe order) no failure of a deployed change —
+ *              but the same change, refused there, broke the new build deployed first ("refused, too late",
+ *              2 cells): a refusal at registration comes after a consumers-first deploy.
  *           In every cell the registry's check, its registration, avsc's resolvers and the gate agree with the
  *           rules; a disagreement is a finding, printed with both schemas and the gate's explanation.
- * Numbers   cells, refused, failed (records in the DLQ as incompatible-schema) vs expectedFailed, applied,
+ * Numbers   cells, refused, failed (records of deployed changes in the DLQ as incompatible-schema) vs
+ *           expectedFailed, refusedTooLate (the old producer's record in the DLQ of a refused change), applied,
  *           safeOrderFailed (failures where the order is the level's safe one), mismatches (observed ≠
  *           expected), disagreements (verdicts ≠ rules). The matrix is in the run report as a table per arm
  *           (change × level → outcome, with the registry's and avsc's verdicts) and in the `[e-006]` lines.
@@ -105,7 +108,7 @@ const avroValue = (e: EventEnvelope, extra: Extra) => { const { type, ...fields 
 const resolves = (reader: string, writer: string) => { try { avroType(reader).createResolver(avroType(writer)); return true; } catch { return false; } };
 const mark = (ok: boolean | undefined) => (ok === undefined ? '?' : ok ? '✓' : '✗');
 
-interface Cell { kind: Kind; level: Level; expected: string; observed: string; registry: boolean | undefined; avsc: boolean; failed: number; expectedFailed: number; applied: number; safe: boolean; disagrees: string[] }
+interface Cell { kind: Kind; level: Level; deployed: boolean; expected: string; observed: string; registry: boolean | undefined; avsc: boolean; failed: number; expectedFailed: number; applied: number; safe: boolean; disagrees: string[] }
 
 /** One kind under every level in `order`: its topic, the consumer build of the mixed window, the records, the outcomes. */
 async function kindCells(arena: Arena, order: Order, kind: Kind, c: Change, log: (line: string) => void): Promise<Cell[]> {
@@ -133,7 +136,10 @@ async function kindCells(arena: Arena, order: Order, kind: Kind, c: Change, log:
     const gate = (await check(registry, [{ subject, file: newFile }], (line) => said.push(line))) === 0; // CI, before either deploy
     const registrySays = await registry.compatible(subject, newSchema);
     const registered = await registry.register(subject, newSchema); // a producer that skipped the gate would try
-    const writes: Array<[number, string, Extra]> = gate && registered.id !== undefined ? [[oldId, oldSchema, old], [registered.id, newSchema, next]] : [];
+    // Deployed: old and new producer write. Refused: the old producer writes on, and the running build reads
+    // it — for consumers first that is the new build deployed before the producer's registration was refused.
+    const deployed = gate && registered.id !== undefined;
+    const writes: Array<[number, string, Extra]> = [[oldId, oldSchema, old], ...(deployed ? [[registered.id!, newSchema, next] as [number, string, Extra]] : [])];
     const accounts: string[] = [];
     for (const [id, schema, extra] of writes) {
       const account = `k${slug}-${level}-${accounts.length ? 'new' : 'old'}`;
@@ -147,7 +153,8 @@ async function kindCells(arena: Arena, order: Order, kind: Kind, c: Change, log:
     const disagrees = Object.entries(verdicts).filter(([, v]) => v !== accepted).map(([who, v]) => `${who} says ${mark(v)}`);
     if (avsc.backward !== rules[kind].backward || avsc.forward !== rules[kind].forward) disagrees.push(`avsc resolves backward ${mark(avsc.backward)} forward ${mark(avsc.forward)}`);
     if (disagrees.length) log(`finding: ${kind} under ${level}: Avro's rules say ${mark(accepted)}, ${disagrees.join(', ')}\n  old fields: ${JSON.stringify(old.fields)}\n  new fields: ${JSON.stringify(next.fields)}\n  gate: ${said.join('\n  ')}`);
-    rows.push({ kind, level, expected: accepted ? (expectedFailed ? '❌ DLQ' : '✅') : 'refused', registry: registrySays, avsc: verdicts.avsc, expectedFailed, safe: safe(level, order), disagrees, accounts });
+    const unguarded = !accepted && order === 'consumers first' && !rules[kind].backward;
+    rows.push({ kind, level, deployed, expected: accepted ? (expectedFailed ? '❌ DLQ' : '✅') : unguarded ? 'refused, too late: ❌ DLQ' : 'refused', registry: registrySays, avsc: verdicts.avsc, expectedFailed, safe: safe(level, order), disagrees, accounts });
   }
   // Every record ends applied (its account in the projection) or in the DLQ: wait for all of them.
   const all = rows.flatMap((row) => row.accounts);
@@ -158,7 +165,7 @@ async function kindCells(arena: Arena, order: Order, kind: Kind, c: Change, log:
   const broken = new Set(parked.filter((r) => r.headers[failureHeaders.errorClass] === 'incompatible-schema').map((r) => r.key));
   return rows.map(({ accounts, ...row }) => {
     const failed = accounts.filter((a) => broken.has(a)).length;
-    const observed = accounts.length === 0 ? 'refused' : failed ? '❌ DLQ' : '✅';
+    const observed = row.deployed ? (failed ? '❌ DLQ' : '✅') : failed ? 'refused, too late: ❌ DLQ' : 'refused';
     return { ...row, observed, failed, applied: accounts.filter((a) => applied.has(a)).length };
   });
 }
@@ -177,22 +184,22 @@ async function matrix({ arena, input, log, table }: CaseContext<Arena, Change>, 
   });
   const sum = (pick: (x: Cell) => number) => cells.reduce((total, x) => total + pick(x), 0);
   return {
-    cells: cells.length, refused: sum((x) => Number(x.observed === 'refused')), failed: sum((x) => x.failed), expectedFailed: sum((x) => x.expectedFailed),
-    applied: sum((x) => x.applied), safeOrderFailed: sum((x) => (x.safe ? x.failed : 0)),
+    cells: cells.length, refused: sum((x) => Number(!x.deployed)), failed: sum((x) => (x.deployed ? x.failed : 0)), expectedFailed: sum((x) => x.expectedFailed),
+    refusedTooLate: sum((x) => (x.deployed ? 0 : x.failed)), applied: sum((x) => x.applied), safeOrderFailed: sum((x) => (x.deployed && x.safe ? x.failed : 0)),
     mismatches: sum((x) => Number(x.observed !== x.expected)), disagreements: sum((x) => Number(x.disagrees.length > 0)),
   };
 }
 
 const always = { cells: equals(28), mismatches: equals(0), disagreements: equals(0), safeOrderFailed: equals(0), failed: equals('expectedFailed') };
 
-e006.property('❌ producers first: old consumers break under NONE and BACKWARD; ✅ FORWARD and FULL', {
+e006.property('❌ producers first: old consumers break (NONE, BACKWARD); ✅ FORWARD, FULL', {
   label: 'producers', cases: changes, runs: 1, caseTimeoutMs: 240_000,
-  expect: { ...always, expectedFailed: equals(8) }, sometimes: { failed: atLeast(1) },
+  expect: { ...always, expectedFailed: equals(8), refusedTooLate: equals(0) }, sometimes: { failed: atLeast(1) },
   run: (context) => matrix(context, 'producers first'),
 });
 
-e006.property('❌ consumers first: the new consumer breaks under NONE and FORWARD; ✅ BACKWARD and FULL', {
+e006.property('❌ consumers first: the new consumer breaks (NONE, FORWARD); ✅ BACKWARD, FULL', {
   label: 'consumers', cases: changes, runs: 1, caseTimeoutMs: 240_000,
-  expect: { ...always, expectedFailed: equals(2) }, sometimes: { failed: atLeast(1) },
+  expect: { ...always, expectedFailed: equals(2), refusedTooLate: equals(2) }, sometimes: { failed: atLeast(1) },
   run: (context) => matrix(context, 'consumers first'),
 });
