@@ -29,7 +29,7 @@ import { disposeArenas } from '../infra/arena.ts';
 import { pendingWaits } from '../infra/ports.ts';
 import { propertyParameters, propertyTimeout } from '../generators/run.ts';
 import { formatValue } from '../report/format.ts';
-import { recordArm, type ArmResult, type ExpectationResult } from '../report/results.ts';
+import { recordArm, type ArmResult, type ExpectationResult, type ReportTable } from '../report/results.ts';
 import { deadline } from '../util/deadline.ts';
 import { caseNumbers, combine, type Combine, type Observations } from './combine.ts';
 import { describeEvaluation, evaluate, type Evaluation, type Expectations, type Numbers } from './expectations.ts';
@@ -58,6 +58,8 @@ export interface CaseContext<A, C> {
   index: number;
   /** Prints an `[e-00x] …` line. */
   log(line: string): void;
+  /** Adds a table to the arm's entry in the run report (and prints it as `[e-00x]` lines). */
+  table(table: ReportTable): void;
 }
 
 export interface ArmSpec<A, C = undefined> {
@@ -145,6 +147,7 @@ export async function runArm<A extends AsyncDisposable, C>(
   sink: ArmSink = consoleSink(experiment.id),
 ): Promise<ArmOutcome> {
   const cases: CaseRecord[] = [];
+  const tables: ReportTable[] = [];
   let lastHistory: History | undefined;
   let failingHistory: History | undefined;
   const label = (index: number) => `${(spec.label ?? 'arm').toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 20)}${index}`;
@@ -159,7 +162,11 @@ export async function runArm<A extends AsyncDisposable, C>(
       // Without an arena of its own, an arm gets the experiment's (experiment() types A as that one).
       const open = (spec.arena ?? experiment.arena) as ((label: string) => Promise<A>) | undefined;
       if (!open) throw new Error(`${experiment.id} ${arm}: no arena (give the experiment or the arm one)`);
-      const body = async () => spec.run({ arena: (arena = await open(label(index))), history, input, index, log: sink.log });
+      const table = (t: ReportTable) => {
+        tables.push(spec.cases === undefined ? t : { ...t, title: `${t.title} (case ${index})` });
+        sink.log([t.title, t.columns.join(' | '), ...t.rows.map((row) => row.join(' | ').replace(/\n/g, ' '))].join('\n  '));
+      };
+      const body = async () => spec.run({ arena: (arena = await open(label(index))), history, input, index, log: sink.log, table });
       const { numbers, samples } = caseNumbers(await withinBudget(body(), spec.caseTimeoutMs ?? defaultCaseTimeoutMs, index), spec.combine);
       const record = { index, numbers, samples, always: evaluate(spec.expect, numbers, 'always'), sometimes: evaluate(spec.sometimes, numbers, 'sometimes') };
       cases.push(record);
@@ -223,6 +230,7 @@ export async function runArm<A extends AsyncDisposable, C>(
     expectations: evaluations.map(({ name, kind, expected, observed, holds, over }) => ({ name, kind, expected, observed, holds, ...(over && property ? { over } : {}) })),
     ...(error !== undefined ? { error: errorText(error) } : {}),
     ...(seed !== undefined ? { seed } : {}),
+    ...(tables.length ? { tables } : {}),
     ...(history ? { history } : {}),
   });
 

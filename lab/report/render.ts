@@ -17,7 +17,7 @@ import path from 'node:path';
 import { sampledChart, timelineChart } from './chart.ts';
 import { esc, formatDate, formatDuration, formatValue, plural, relativeHref, seconds } from './format.ts';
 import { reportModel, type ArmModel, type ExperimentModel, type ExpectationRow, type ReportMeta, type ReportModel, type RunReport, type TestOutcome } from './model.ts';
-import { readResults, type ArmResult } from './results.ts';
+import { readResults, type ArmResult, type ReportTable } from './results.ts';
 import { STYLE } from './style.ts';
 
 type Fault = NonNullable<ArmResult['faults']>[number];
@@ -110,7 +110,7 @@ function armSection({ anchor, result: arm, expectations, replay }: ArmModel): st
   return `<article class="arm ${arm.holds ? '' : 'not-holding'}" id="${esc(anchor)}">
 <h3>${esc(arm.arm)} ${holdsBadge(arm.holds)}</h3>
 <dl class="outcome"><dt>expected</dt><dd>${esc(arm.expected)}</dd><dt>observed</dt><dd>${esc(arm.observed)}</dd></dl>
-${expectationsTable(expectations)}${facts.length ? `<p class="facts">${facts.join(' · ')}</p>` : ''}
+${expectationsTable(expectations)}${(arm.tables ?? []).map(reportTable).join('')}${facts.length ? `<p class="facts">${facts.join(' · ')}</p>` : ''}
 <div class="arm-body">
 <div class="chart">${arm.sampled?.length && !arm.timeline?.length ? '' : timelineChart(arm)}${sampledChart(arm)}</div>
 <div class="side">
@@ -128,6 +128,15 @@ function expectationsTable(rows: ExpectationRow[]): string {
 ${rows.map((e) => `<tr class="${e.holds ? '' : 'not-holding'}"><td>${esc(e.name)}</td>` +
     `<td class="nowrap">${e.kind === 'sometimes' ? '<span class="kind sometimes">sometimes</span>' : '<span class="kind">always</span>'}</td>` +
     `<td>${esc(e.expected)}</td><td class="text">${esc(e.observed)}</td><td class="nowrap">${e.holds ? '✓' : '✗'}</td></tr>`).join('\n')}
+</tbody></table>
+`;
+}
+
+/** A table the arm's cases laid out (CaseContext.table); line breaks in a cell are kept. */
+function reportTable(table: ReportTable): string {
+  const cell = (text: string) => esc(text).replace(/\n/g, '<br>');
+  return `<table class="matrix"><caption>${esc(table.title)}</caption><thead><tr>${table.columns.map((c) => `<th>${cell(c)}</th>`).join('')}</tr></thead><tbody>
+${table.rows.map((row) => `<tr>${row.map((c) => `<td>${cell(c)}</td>`).join('')}</tr>`).join('\n')}
 </tbody></table>
 `;
 }

@@ -39,6 +39,13 @@ export interface ExpectationResult {
   over?: { cases: number; held: number; min?: number; max?: number; failingCase?: number };
 }
 
+/** A table of text cells, shown under the arm's expectations (a cell may hold line breaks). */
+export interface ReportTable {
+  title: string;
+  columns: string[];
+  rows: string[][];
+}
+
 export interface ArmResult {
   experiment: string;
   title: string;
@@ -59,6 +66,8 @@ export interface ArmResult {
    * as step lines (E-007: LEO per replica, HW and LSO of a partition).
    */
   sampled?: Array<{ series: string; points: Array<{ t: number; values: Record<string, number> }> }>;
+  /** Tables a case laid out (CaseContext.table): E-006's matrix of change × mode × deploy order. */
+  tables?: ReportTable[];
   /** Path of the arm's JSON-lines history, relative to the run directory. */
   historyFile?: string;
   seed?: number;

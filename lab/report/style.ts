@@ -44,6 +44,9 @@ tr.not-holding td { background: var(--bad-bg); }
 .declaration dd:first-of-type { font-weight: 600; }
 table.expectations { margin: 0 0 8px; font-size: 13px; width: auto; min-width: 60%; }
 table.expectations th, table.expectations td { padding: 3px 10px 3px 0; }
+table.matrix { margin: 0 0 10px; font-size: 12px; width: auto; }
+table.matrix caption { text-align: left; font-weight: 600; padding: 4px 0; }
+table.matrix th, table.matrix td { padding: 3px 10px 3px 0; vertical-align: top; }
 .kind { font-size: 11px; color: var(--muted); }
 .kind.sometimes { color: #7c3aed; font-weight: 600; }
 .arm-body { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }

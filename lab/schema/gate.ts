@@ -23,11 +23,11 @@ export const defaultManifest = 'fixtures/avro/subjects.json';
 
 export class GateError extends Error {}
 
-/** The Confluent schema-registry API calls the gate makes (plain fetch: four GETs and two POSTs). */
+/** The Confluent schema-registry API calls the gate (and E-006, E-015) make: plain fetch, GETs, POSTs and one PUT. */
 export class RegistryApi {
   constructor(readonly url: string) {}
 
-  private async call(method: 'GET' | 'POST', route: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  private async call(method: 'GET' | 'POST' | 'PUT', route: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     let response: Response;
     try {
       response = await fetch(`${this.url.replace(/\/$/, '')}${route}`, {
@@ -81,6 +81,12 @@ export class RegistryApi {
   async compatible(subject: string, schema: string): Promise<boolean | undefined> {
     const { status, json } = await this.call('POST', `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`, { schema });
     return status === 200 ? (json as { is_compatible: boolean }).is_compatible : undefined;
+  }
+
+  /** Sets the subject's own compatibility level (PUT /config/{subject}), as an operator does. */
+  async setLevel(subject: string, level: Level): Promise<void> {
+    const { status, json } = await this.call('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility: level });
+    if (status !== 200) throw new GateError(`setting ${subject}'s level to ${level}: HTTP ${status} ${JSON.stringify(json)}`);
   }
 
   async register(subject: string, schema: string): Promise<{ id?: number; rejected?: string }> {

@@ -21,6 +21,8 @@ type AvroEnvelope = Omit<EventEnvelope, 'payload'> & { payload: Record<string, R
 export class EnvelopeSerde {
   private readonly readerSchema: string;
   private readonly readerType: avro.Type;
+  /** The schema writes `aggregateVersion` as a decimal string (see `versionAsText`). */
+  private readonly versionAsText: boolean;
   private writerId?: Promise<number>;
   private readonly resolvers = new Map<number, Promise<avro.Type | avro.Resolver>>();
 
@@ -30,6 +32,7 @@ export class EnvelopeSerde {
   ) {
     this.readerSchema = options.schema ?? envelopeSchema();
     this.readerType = avro.Type.forSchema(JSON.parse(this.readerSchema), { ...avroOptions });
+    this.versionAsText = versionAsText(this.readerType);
   }
 
   /** The id this serde writes with (registers the schema on first use). */
@@ -45,7 +48,7 @@ export class EnvelopeSerde {
     if (envelope.eventType !== envelope.payload.type) {
       throw new EnvelopeEncodeError(`eventType '${envelope.eventType}' does not match payload type '${envelope.payload.type}'`);
     }
-    const value = toAvro(envelope);
+    const value = toAvro(envelope, this.versionAsText);
     const errors: string[] = [];
     if (!this.readerType.isValid(value, { errorHook: (path) => errors.push(path.join('.') || '(root)') })) {
       throw new EnvelopeEncodeError(`envelope does not match the Avro schema at: ${errors.join(', ')}`);
@@ -92,9 +95,19 @@ export class EnvelopeSerde {
   }
 }
 
-function toAvro(envelope: EventEnvelope): AvroEnvelope {
+/**
+ * A breaking change the lab migrates through a new topic (E-015's `….v2`): `aggregateVersion` long →
+ * string. A build whose schema says string writes the version as decimal text and reads it back as the
+ * number the envelope type has; the rest of the service is unchanged.
+ */
+function versionAsText(type: avro.Type): boolean {
+  return (type as avro.types.RecordType).field?.('aggregateVersion')?.type.typeName === 'string';
+}
+
+function toAvro(envelope: EventEnvelope, versionText = false): AvroEnvelope {
   const { type, ...fields } = envelope.payload;
-  return { ...envelope, payload: { [`${payloadNamespace}.${type}`]: fields } };
+  const version = versionText ? { aggregateVersion: String(envelope.aggregateVersion) as unknown as number } : {};
+  return { ...envelope, ...version, payload: { [`${payloadNamespace}.${type}`]: fields } };
 }
 
 function fromAvro(value: AvroEnvelope, schemaId: number): EventEnvelope {
@@ -103,5 +116,10 @@ function fromAvro(value: AvroEnvelope, schemaId: number): EventEnvelope {
   const [name, fields] = branches[0]!;
   const type = name.slice(name.lastIndexOf('.') + 1);
   if (type !== value.eventType) throw new EnvelopeDecodeError('invalid-envelope', `eventType '${value.eventType}' does not match payload '${type}'`, schemaId);
-  return { ...value, payload: { type, ...fields } as WalletEventPayload };
+  const text: unknown = value.aggregateVersion; // a number, or decimal text (versionAsText)
+  const version = typeof text === 'string' ? Number(text) : value.aggregateVersion;
+  if (typeof text === 'string' && !(/^[0-9]{1,16}$/.test(text) && Number.isSafeInteger(version) && String(version) === text)) {
+    throw new EnvelopeDecodeError('invalid-envelope', `aggregateVersion ${JSON.stringify(text)} is not a whole number`, schemaId);
+  }
+  return { ...value, aggregateVersion: version, payload: { type, ...fields } as WalletEventPayload };
 }

@@ -35,7 +35,7 @@ describe('the experiment catalog', () => {
     const planned = entries.filter((e) => e.status === 'planned');
     expect(planned.length).toBeGreaterThan(0);
     expect(planned.every((e) => e.path === undefined)).toBe(true);
-    expect(planned.map((e) => e.id)).toContain('E-006');
+    expect(planned.map((e) => e.id)).toContain('E-008');
   });
 
   it('README.md and docs/PLANS.md list every suite that exists, by id and path', () => {

@@ -99,6 +99,22 @@ describe('EnvelopeSerde', () => {
     expect(await reader.decode(bytes)).toEqual(written);
   });
 
+  it('a build whose schema carries aggregateVersion as a string writes decimal text and reads the number back (E-015 v2)', async () => {
+    const source = new InMemorySchemaSource();
+    const v2 = JSON.parse(envelopeSchema());
+    v2.fields.find((field: { name: string }) => field.name === 'aggregateVersion').type = 'string';
+    const serdeV2 = new EnvelopeSerde(source, { subject: 'v2', schema: JSON.stringify(v2) });
+    const written = newEnvelope({ type: 'FundsDeposited', accountId: 'a-2', amount: 5 }, { id: 'a-2', version: 41 });
+    const bytes = await serdeV2.encode(written);
+    expect(bytes.subarray(5).includes(Buffer.from('41'))).toBe(true);
+    expect(await serdeV2.decode(bytes)).toEqual(written);
+    // the v1 build cannot read it: a long reader for a string writer
+    expect((await decodeError(new EnvelopeSerde(source, { subject }).decode(bytes))).reason).toBe('incompatible-schema');
+    const text = (await import('avsc')).default.Type.forSchema(v2, { wrapUnions: 'auto' });
+    const notANumber = frame(await serdeV2.schemaId(), text.toBuffer({ ...written, aggregateVersion: '4x1', payload: { 'lab.wallet.FundsDeposited': { accountId: 'a-2', amount: 5 } } }));
+    expect((await decodeError(serdeV2.decode(notANumber))).reason).toBe('invalid-envelope');
+  });
+
   it('names an incompatible writer schema as such', async () => {
     const source = new InMemorySchemaSource();
     const other = { type: 'record', name: 'EventEnvelope', namespace: 'lab.wallet', fields: [{ name: 'eventId', type: 'long' }] };

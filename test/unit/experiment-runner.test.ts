@@ -183,6 +183,19 @@ describe('experiment runner (lab/kit) on fake arms', () => {
     ]);
   });
 
+  it('tables a case lays out go to the arm\u2019s record (a generated case\u2019s titled with its number) and to the log', async () => {
+    const { spec } = fakeExperiment();
+    const { sink, recorded, lines } = fakeSink();
+    const table = { title: 'matrix', columns: ['change', 'outcome'], rows: [['add field', '❌ DLQ\n(registry ✓)']] };
+    await runArm(spec, '❌ plain', { expect: { ok: equals(1) }, run: async (c) => (c.table(table), { ok: 1 }) }, sink);
+    expect(recorded[0]!.tables).toEqual([table]);
+    expect(lines[0]).toBe('matrix\n  change | outcome\n  add field | ❌ DLQ (registry ✓)');
+    await runArm(spec, '✅ generated', { cases: fc.constant(1), runs: 2, expect: { ok: equals(1) }, run: async (c) => (c.table(table), { ok: 1 }) }, sink);
+    expect(recorded[1]!.tables!.map((t) => t.title)).toEqual(['matrix (case 0)', 'matrix (case 1)']);
+    await runArm(spec, '✅ none', { expect: { ok: equals(1) }, run: async () => ({ ok: 1 }) }, sink);
+    expect(recorded[2]!.tables).toBeUndefined();
+  });
+
   it('an arm may bring its own kind of arena', async () => {
     const { spec, state } = fakeExperiment();
     const { sink } = fakeSink();

@@ -65,6 +65,16 @@ describe('renderReport', () => {
     expect(page).toContain('href="javascript%3Aalert(1)"');
   });
 
+  it('shows the tables an arm laid out, escaped, line breaks kept', () => {
+    const arm: ArmResult = { experiment: 'E-006', title: 't', arm: 'a', expected: 'e', observed: 'o', holds: true, numbers: {},
+      tables: [{ title: 'change × mode', columns: ['change', 'BACKWARD'], rows: [['<add>', '❌ DLQ 1\nregistry ✓']] }] };
+    const page = renderReport([arm], meta, []);
+    const table = page.slice(page.indexOf('<table class="matrix">'), page.indexOf('</table>', page.indexOf('<table class="matrix">')));
+    expect(table).toContain('<caption>change × mode</caption>');
+    expect(table).toContain('<th>change</th><th>BACKWARD</th>');
+    expect(table).toContain('<td>&lt;add&gt;</td><td>❌ DLQ 1<br>registry ✓</td>');
+  });
+
   it('draws each arm’s timeline with its fault windows shaded and labelled', () => {
     const direct = article(html, 'arm-e-002-direct');
     const svg = direct.slice(direct.indexOf('<svg'), direct.indexOf('</svg>'));

@@ -13,6 +13,10 @@ import type { startService as StartService } from '../../src/contract.ts';
 // Never called: these lines exist for the type checker.
 export function typeChecks(startServiceProcess: typeof StartServiceProcess, startService: typeof StartService, arena: Arena, common: CommonConfig): void {
   void startServiceProcess('consumer', { ...common, groupId: 'g', commit: 'before-processing' });
+  // another build: its reader schema, and the processed_event group of the build it replaces (E-006, E-015)
+  void startServiceProcess('consumer', { ...common, groupId: 'g.v2', envelopeSchemaFile: 'v2.avsc', dedupeGroup: 'g' });
+  // @ts-expect-error the reader schema is a file path, not a parsed schema
+  void startServiceProcess('consumer', { ...common, groupId: 'g', envelopeSchemaFile: { type: 'record' } });
   // @ts-expect-error `groupid` is not a consumer key (misspelt groupId)
   void startServiceProcess('consumer', { ...common, groupId: 'g', groupid: 'g' });
   const built = { ...common, groupId: 'g', notificationURL: 'http://x' };

@@ -4,6 +4,21 @@ import type { InvalidationMode } from '../../cache/balance-store.ts';
 
 export interface ConsumerConfig extends CommonConfig {
   groupId: string;
+  /**
+   * The Avro reader schema this build decodes with (an .avsc file; default
+   * fixtures/avro/wallet-event-envelope.avsc). Writers' schemas are resolved to it, so a build with another
+   * reader schema is another consumer build (E-006: old and new readers; E-015: a `….v2` topic's reader).
+   */
+  envelopeSchemaFile?: string;
+  /**
+   * The consumer group recorded in processed_event and applied_event_log (default `groupId`): the dedupe
+   * key is (this, event id). A build migrated to another topic under another Kafka group keeps its
+   * predecessor's, so an event read on both topics (dual write) is applied once (E-015). A Kafka group
+   * cannot be shared instead: kafkajs 2.2.4's group leader spreads the partitions of the topics *it*
+   * subscribes to over every member (consumerGroup.js, SYNC), and a member drops those of topics it did not
+   * subscribe to, so in a group whose members read different topics some partitions are read by nobody.
+   */
+  dedupeGroup?: string;
   /** `naive` (E-003 anti-pattern): no processed_event dedupe, no Idempotency-Key on the notification. */
   mode?: 'idempotent' | 'naive';
   /** `before-processing` (E-004 anti-pattern): offsets committed before the records are applied. */

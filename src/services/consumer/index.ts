@@ -39,6 +39,7 @@
  * live process that consumes nothing. The service logs it at fatal level, answers /health with 503 and
  * resolves `failed`; the process entry (services/main.ts) exits with code 1 so its supervisor sees it.
  */
+import fs from 'node:fs';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
 import { createPool } from '../../db/pool.ts';
@@ -91,10 +92,13 @@ export async function startConsumerService(input: ConsumerConfig): Promise<Runni
     : undefined;
   const processor = new EventProcessor({
     pool,
-    serde: new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${topics.events}-value` }),
+    serde: new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), {
+      subject: `${topics.events}-value`,
+      ...(config.envelopeSchemaFile ? { schema: fs.readFileSync(config.envelopeSchemaFile, 'utf8') } : {}),
+    }),
     metrics: m,
     logger,
-    groupId,
+    groupId: config.dedupeGroup ?? groupId,
     mode: config.mode,
     ...(config.notificationUrl ? { notifier: new Notifier(config.notificationUrl, config.mode === 'idempotent') } : {}),
     ...(redis && config.redis ? { cache: { redis, keyPrefix: config.redis.keyPrefix, mode: config.invalidation, ttlMs: config.cacheTtlMs } } : {}),
