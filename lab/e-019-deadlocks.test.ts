@@ -27,6 +27,11 @@
  *              deadlock, money conserved, exactly the 2 hogged transfers in the DLQ, G's applied on its
  *              2nd attempt; after the hog ends a DLQ replay applies them, a second replay is a no-op:
  *              every transfer applied once. "Sometimes": retries ≥ 1, recovered ≥ 1.
+ * 11.8      Checked by hand on the containers' MariaDB 11.8.9 (not run there as a suite): the same 1213 / 1205 /
+ *           @@in_transaction / read-only innodb_rollback_on_timeout / −100 drift. But innodb_snapshot_isolation
+ *           is ON there: a transaction that read the accounts with a plain SELECT before its writes fails
+ *           with 1020 when another committed a row after its snapshot (360 of 480 ordered transfers, 8
+ *           workers) where 10.11 waits; 1020 is retryable (src/db/pool.ts), so retryTransaction covers it.
  * Numbers   Per arm: throughput (applied transfers/s of the 960-transfer workload — the two arms side by
  *           side), failed / lost, deadlocks (clients' 1213) vs innodbDeadlocks (server delta), timeouts
  *           (1205), drift (SUM(balance) − start); ✅: retries, recovered, dlq, replayed, duplicates.
