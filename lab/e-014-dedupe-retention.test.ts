@@ -88,7 +88,7 @@ e014.arm('✅ dedupe TTL = the replay window', {
   run: ({ arena }) => purgeThenReplay(arena, 1),
 });
 
-/** Two writers inserting one row at a time until stopped; every insert's start and latency. */
+/** Two writers inserting one row at a time until stopped; the latencies of the inserts in flight at some time in [from, to]. */
 function liveInserts(pool: mysql.Pool, insert: () => [string, unknown[]]) {
   const samples: Array<{ at: number; ms: number }> = [];
   let running = true;
@@ -100,7 +100,7 @@ function liveInserts(pool: mysql.Pool, insert: () => [string, unknown[]]) {
       await sleep(5);
     }
   });
-  return { between: (from: number, to: number) => samples.filter((s) => s.at >= from && s.at <= to).map((s) => s.ms), stop: async () => { running = false; await Promise.all(loops); } };
+  return { between: (from: number, to: number) => samples.filter((s) => s.at <= to && s.at + s.ms >= from).map((s) => s.ms), stop: async () => { running = false; await Promise.all(loops); } };
 }
 
 /** KiB of data + indexes (after ANALYZE), and KiB of the table's .ibd files (one per partition) on disk. */
@@ -217,6 +217,7 @@ async function strategyArm(arena: Arena, strategy: Strategy, log: (line: string)
     insertsDuring: live.between(started, ended).length, sizeBeforeKiB: before.used, sizeAfterKiB: after.used, fileBeforeKiB: before.file, fileAfterKiB: after.file,
     mdlStallMs: naive.stall, ...(fixed ? { fixedStallMs: fixed.stall, refusals: fixed.refused } : {}), ...rule, ...archive,
   };
+  if (strategy === 'ttl') log(`| strategy | ${Object.keys(numbers).join(' | ')} |  (one line per strategy arm)`);
   log(`| ${strategy} | ${Object.entries(numbers).map(([k, v]) => `${k} ${v}`).join(' | ')} |`);
   return numbers;
 }
