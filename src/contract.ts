@@ -67,6 +67,10 @@ export { requestHash } from './services/command/request-hash.ts';
 // The services' pool settings and which MySQL errors they retry (deadlock, lock wait timeout): a
 // baseline that mirrors a service's transaction must connect and retry as it does.
 export { createPool, isRetryableDbError } from './db/pool.ts';
+// How a transaction that meets lock contention is run (E-019): locks in one order, the whole transaction
+// retried with backoff on a retryable error, RetriesExhaustedError for the caller to park (a DLQ).
+export { inTransaction } from './db/pool.ts';
+export { defaultTransactionRetryPolicy, inLockOrder, retryTransaction, RetriesExhaustedError, type RetryHooks, type TransactionRetryPolicy } from './db/transaction-retry.ts';
 
 // ── The cache ────────────────────────────────────────────────────────────────────────────────────────
 // The Redis key of an account's balance and its entry (version-stamped JSON): the cache = DB checker
