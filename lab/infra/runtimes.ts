@@ -41,12 +41,6 @@ export function serviceCommand(runtime: Runtime, entry: string, service: string,
   }
 }
 
-/** The runtime's version, as the services report it (process.versions), for reports and benchmarks. */
-export function runtimeVersion(): string {
-  const versions = process.versions as NodeJS.ProcessVersions & { bun?: string; deno?: string };
-  return versions.bun ? `bun ${versions.bun}` : versions.deno ? `deno ${versions.deno}` : `node ${process.versions.node}`;
-}
-
 /**
  * A Node binary for what must run on Node itself (tsx's loader, `node -e` scripts in tests): this
  * process's own when it is Node, else the `node` package's. Under Bun and Deno `process.execPath` is

@@ -46,6 +46,8 @@ export function redisOf(env: LabEnvironment, keyPrefix: string) {
 export interface ServiceProcess {
   name: string;
   url: string;
+  /** What the service reported running on, e.g. `bun 1.4.5`. */
+  runtime: string;
   pid: number;
   /** Lines of the service's log (stdout and stderr). */
   log(): string;
@@ -127,7 +129,7 @@ export async function startServiceProcess<N extends ServiceName, C extends Servi
   const readyLine = () =>
     log()
       .split('\n')
-      .map((line) => (line.startsWith('{"ready":true') ? (JSON.parse(line) as { url: string }) : undefined))
+      .map((line) => (line.startsWith('{"ready":true') ? (JSON.parse(line) as { url: string; runtime?: string }) : undefined))
       .find(Boolean);
   let url = '';
   try {
@@ -150,10 +152,17 @@ export async function startServiceProcess<N extends ServiceName, C extends Servi
     const how = exitStatus ? (exitStatus.signal ? ` (${exitStatus.signal})` : ` (code ${exitStatus.code})`) : '';
     throw new Error(`service ${service} exited during start${how}:\n${log().slice(-3000)}`);
   }
+  // The service says what runs it: a LAB_RUNTIME run whose services silently ran on Node would prove nothing.
+  const runtime = readyLine()?.runtime ?? 'unknown';
+  if (!runtime.startsWith(`${chosenRuntime()} `)) {
+    await supervisor.stop(name, 0);
+    throw new Error(`service ${service} runs on ${runtime}, not on ${chosenRuntime()} (LAB_RUNTIME)`);
+  }
   const exited = async (timeoutMs = 30_000) => waitFor(`${name} to exit`, async () => !isAlive(record), { timeoutMs, intervalMs: 50 });
   return {
     name,
     url,
+    runtime,
     pid: record.pid,
     log,
     isRunning: () => isAlive(record),

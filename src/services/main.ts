@@ -1,7 +1,8 @@
 /**
  * Running one service as its own process: `node --import tsx src/services/bin.ts <name>` (what the
  * harness spawns) or `npx lab service <name>`, with the config as JSON in LAB_SERVICE_CONFIG.
- * Prints one line `{"ready":true,"url":…,"pid":…}` on stdout when started (the harness waits for it),
+ * Prints one line `{"ready":true,"url":…,"pid":…,"runtime":"node 24.21.0"}` on stdout when started (the
+ * harness waits for it, and checks the runtime is the one it asked for: Node, Bun or Deno),
  * stops cleanly on SIGTERM/SIGINT, and exits when its owner (LAB_OWNER_PID: the test worker that
  * started it) goes away, so a crashed test run leaves no service behind. A service whose `failed`
  * resolves (a consumer that crashed for good) is stopped and the process exits with code 1.
@@ -9,12 +10,18 @@
 import fs from 'node:fs';
 import { isServiceName, serviceNames, startService } from './index.ts';
 
+/** The runtime this process runs on, from what each one adds to process.versions. */
+export function runtimeName(): string {
+  const versions = process.versions as NodeJS.ProcessVersions & { bun?: string; deno?: string };
+  return versions.bun ? `bun ${versions.bun}` : versions.deno ? `deno ${versions.deno}` : `node ${process.versions.node}`;
+}
+
 export async function runService(name: string): Promise<void> {
   if (!isServiceName(name)) throw new Error(`unknown service '${name}' (known: ${serviceNames.join(', ')})`);
   const raw = process.env.LAB_SERVICE_CONFIG;
   if (!raw) throw new Error('LAB_SERVICE_CONFIG is not set: pass the service config as JSON');
   const service = await startService(name, JSON.parse(raw) as never);
-  process.stdout.write(`${JSON.stringify({ ready: true, service: name, url: service.url, pid: process.pid })}\n`);
+  process.stdout.write(`${JSON.stringify({ ready: true, service: name, url: service.url, pid: process.pid, runtime: runtimeName() })}\n`);
 
   let stopping = false;
   const stop = async (code: number) => {

@@ -276,7 +276,7 @@ describe('crash schedules and lives', () => {
     const started: Array<string | undefined> = [];
     const fake = (failpoints?: string): ServiceProcess => {
       started.push(failpoints);
-      return { name: 'x', url: '', pid: 0, log: () => '', isRunning: () => failpoints === undefined, kill: async () => {}, stop: async () => {}, exited: async () => {}, exitStatus: () => undefined };
+      return { name: 'x', url: '', runtime: 'node 24', pid: 0, log: () => '', isRunning: () => failpoints === undefined, kill: async () => {}, stop: async () => {}, exited: async () => {}, exitStatus: () => undefined };
     };
     const history = new History('lives');
     const lives = new Lives(history, 'relay', async (fp) => fake(fp), [crashAt('relay.after-mark', 2), crashAt('relay.before-publish')]);

@@ -55,7 +55,7 @@ describe('Keeper', () => {
     const start = async (role: string): Promise<ServiceProcess> => {
       const name = `${role}-${(n += 1)}`;
       alive.set(name, true);
-      return { name, url: '', pid: 0, log: () => '', isRunning: () => alive.get(name)!, kill: async () => void alive.set(name, false), stop: async () => {}, exited: async () => {}, exitStatus: () => undefined };
+      return { name, url: '', runtime: 'node 24', pid: 0, log: () => '', isRunning: () => alive.get(name)!, kill: async () => void alive.set(name, false), stop: async () => {}, exited: async () => {}, exitStatus: () => undefined };
     };
     const history = new History('keeper');
     const keeper = new Keeper(history, ['relay-1', 'consumer-1'], start);
@@ -79,7 +79,7 @@ describe('Keeper', () => {
       }
       const name = `${role}-${(n += 1)}`;
       alive.set(name, true);
-      return { name, url: '', pid: 0, log: () => '', isRunning: () => alive.get(name)!, kill: async () => void alive.set(name, false), stop: async () => {}, exited: async () => {}, exitStatus: () => undefined };
+      return { name, url: '', runtime: 'node 24', pid: 0, log: () => '', isRunning: () => alive.get(name)!, kill: async () => void alive.set(name, false), stop: async () => {}, exited: async () => {}, exitStatus: () => undefined };
     };
     const history = new History('keeper');
     const keeper = new Keeper(history, ['consumer-1'], start);
