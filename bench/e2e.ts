@@ -25,6 +25,7 @@
  */
 import type { RowDataPacket } from 'mysql2';
 import type { LabEnvironment } from '../lab/infra/environment.ts';
+import type { Runtime } from '../lab/infra/runtimes.ts';
 import { startServiceProcess, type ServiceProcess } from '../lab/infra/services.ts';
 import { sleep } from '../lab/infra/ports.ts';
 import { percentile } from '../lab/util/statistics.ts';
@@ -33,7 +34,7 @@ import { residentMiB } from './memory.ts';
 import { progress, repetitions } from './progress.ts';
 import { drainTimeoutMs, scalar, withScope, type Scope } from './scope.ts';
 import type { BenchSettings } from './settings.ts';
-import { sample, type Heading, type Row, type Sample } from './table.ts';
+import { ratioSample, sample, type Heading, type Row, type Sample } from './table.ts';
 import { WalletHttp } from './wallet-http.ts';
 import { benchAccounts } from './workload.ts';
 
@@ -79,14 +80,15 @@ async function latenciesMs(scope: Scope, eventIds: string[]): Promise<Legs> {
   return legs;
 }
 
-async function oneRepetition(env: LabEnvironment, settings: BenchSettings, rss: Sample[]): Promise<Map<number, RateResult>> {
+async function oneRepetition(env: LabEnvironment, settings: BenchSettings, rss: Sample[], runtime: Runtime): Promise<Map<number, RateResult>> {
   return withScope(env, 'bench_e2e', async (scope) => {
+    progress(`  services on ${runtime}`);
     const services: ServiceProcess[] = [];
     let http: WalletHttp | undefined;
     try {
-      services.push(await startServiceProcess('command', { ...scope.config, mode: 'outbox' }));
-      services.push(await startServiceProcess('relay', { ...scope.config, relayId: `${scope.id}-relay` }));
-      services.push(await startServiceProcess('consumer', { ...scope.config, groupId: `${scope.id}.projection` }));
+      services.push(await startServiceProcess('command', { ...scope.config, mode: 'outbox' }, { runtime }));
+      services.push(await startServiceProcess('relay', { ...scope.config, relayId: `${scope.id}-relay` }, { runtime }));
+      services.push(await startServiceProcess('consumer', { ...scope.config, groupId: `${scope.id}.projection` }, { runtime }));
       const failure = () => services.find((service) => !service.isRunning());
       http = new WalletHttp(services[0]!.url, 64);
       const accounts = benchAccounts(settings.accounts);
@@ -140,23 +142,45 @@ async function oneRepetition(env: LabEnvironment, settings: BenchSettings, rss: 
 }
 
 export async function endToEndLatency(env: LabEnvironment, settings: BenchSettings): Promise<Array<Row | Heading>> {
-  const rss: Sample[] = [];
-  const runs = await repetitions(settings.repeats, 'end-to-end latency', () => oneRepetition(env, settings, rss));
+  // With several runtimes, each repetition runs every runtime in turn (the order rotating per repetition),
+  // so their numbers are taken side by side under the same load, and the ratios to the first are per repetition.
+  const { runtimes } = settings;
+  const rss = new Map<Runtime, Sample[]>(runtimes.map((runtime) => [runtime, []]));
+  const runs = await repetitions(settings.repeats, 'end-to-end latency', async (repetition) => {
+    const byRuntime = new Map<Runtime, Map<number, RateResult>>();
+    for (let i = 0; i < runtimes.length; i += 1) {
+      const runtime = runtimes[(i + repetition) % runtimes.length]!;
+      byRuntime.set(runtime, await oneRepetition(env, settings, rss.get(runtime)!, runtime));
+    }
+    return byRuntime;
+  });
   const lines: Array<Row | Heading> = [
-    { heading: `4. end to end, command committed -> projection applied, ${settings.accounts} accounts, ${settings.warmupSeconds} s warm-up + ${settings.seconds} s per rate, consumer joined first` },
+    { heading: `4. end to end, command committed -> projection applied, ${settings.accounts} accounts, ${settings.warmupSeconds} s warm-up + ${settings.seconds} s per rate, consumer joined first; services on ${runtimes.join(', ')}` },
   ];
   const notRun: Sample = { value: Number.NaN, load: Number.NaN };
+  const label = (runtime: Runtime) => (runtimes.length > 1 ? ` [${runtime}]` : '');
+  const baseline = runtimes[0]!;
   for (const rate of settings.rates) {
     const target = p99TargetMs[rate];
-    const of = (pick: (result: RateResult) => Sample) => runs.map((run) => (run.has(rate) ? pick(run.get(rate)!) : notRun));
-    lines.push(
-      { name: `   at ${rate}/s: achieved commands/s`, format: 'rate', samples: of((r) => r.achieved) },
-      { name: `   at ${rate}/s: p50 latency, ms`, format: 'ms', samples: of((r) => r.p50) },
-      { name: `   at ${rate}/s: p99 latency, ms`, format: 'ms', samples: of((r) => r.p99), ...(target ? { target: { op: '<=' as const, value: target } } : {}) },
-      { name: `   at ${rate}/s: p99 of the relay leg (committed -> marked), ms`, format: 'ms', samples: of((r) => r.relayP99) },
-      { name: `   at ${rate}/s: p99 of the consumer leg (marked -> applied), ms`, format: 'ms', samples: of((r) => r.consumerP99) },
-    );
+    for (const runtime of runtimes) {
+      const at = (run: Map<Runtime, Map<number, RateResult>>, which: Runtime) => run.get(which)!.get(rate);
+      const of = (pick: (result: RateResult) => Sample) => runs.map((run) => { const r = at(run, runtime); return r ? pick(r) : notRun; });
+      lines.push(
+        { name: `   at ${rate}/s${label(runtime)}: achieved commands/s`, format: 'rate', samples: of((r) => r.achieved) },
+        { name: `   at ${rate}/s${label(runtime)}: p50 latency, ms`, format: 'ms', samples: of((r) => r.p50) },
+        { name: `   at ${rate}/s${label(runtime)}: p99 latency, ms`, format: 'ms', samples: of((r) => r.p99), ...(target ? { target: { op: '<=' as const, value: target } } : {}) },
+        { name: `   at ${rate}/s${label(runtime)}: p99 of the relay leg (committed -> marked), ms`, format: 'ms', samples: of((r) => r.relayP99) },
+        { name: `   at ${rate}/s${label(runtime)}: p99 of the consumer leg (marked -> applied), ms`, format: 'ms', samples: of((r) => r.consumerP99) },
+      );
+      if (runtime === baseline) continue;
+      const ratio = (pick: (result: RateResult) => Sample) =>
+        runs.map((run) => { const mine = at(run, runtime); const base = at(run, baseline); return mine && base ? ratioSample(pick(mine), pick(base)) : notRun; });
+      lines.push(
+        { name: `   at ${rate}/s: achieved rate, ${runtime} / ${baseline}`, format: 'ratio', samples: ratio((r) => r.achieved) },
+        { name: `   at ${rate}/s: p99, ${runtime} / ${baseline}`, format: 'ratio', samples: ratio((r) => r.p99) },
+      );
+    }
   }
-  lines.push({ name: '   RSS of the 3 service processes together, idle and joined, MiB', format: 'MiB', samples: rss });
+  for (const runtime of runtimes) lines.push({ name: `   RSS of the 3 service processes together, idle and joined${label(runtime)}, MiB`, format: 'MiB', samples: rss.get(runtime)! });
   return lines;
 }

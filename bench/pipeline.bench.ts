@@ -18,8 +18,10 @@
  * Knobs (bench/settings.ts): LAB_BENCH_RECORDS (100000), LAB_BENCH_REPEATS (3), LAB_BENCH_SECONDS (15),
  * LAB_BENCH_WARMUP_SECONDS (5), LAB_BENCH_ACCOUNTS (200), LAB_BENCH_CONCURRENCY (32),
  * LAB_BENCH_RATES (100,500,1000), LAB_BENCH_BATCH (500), LAB_BENCH_PERF_RECORDS (5 × records),
- * LAB_BENCH_ONLY (relay,consumer,command,e2e,perf), e.g.
+ * LAB_BENCH_ONLY (relay,consumer,command,e2e,perf), LAB_BENCH_RUNTIMES (node; the e2e section's services
+ * on each runtime named, side by side, with ratios to the first), e.g.
  *   LAB_BENCH_ONLY=relay LAB_BENCH_RECORDS=20000 npm run bench
+ *   LAB_BENCH_ONLY=e2e LAB_BENCH_RUNTIMES=node,bun,deno npm run bench
  */
 import os from 'node:os';
 import { connectEnvironment } from '../lab/infra/connect.ts';

@@ -3,6 +3,7 @@
  * iterating on one section; the table prints the sizes it ran with, so a number is never read against
  * the wrong workload.
  */
+import { chosenRuntime, type Runtime } from '../lab/infra/runtimes.ts';
 
 export const sections = ['relay', 'consumer', 'command', 'e2e', 'perf'] as const;
 export type Section = (typeof sections)[number];
@@ -28,6 +29,8 @@ export interface BenchSettings {
   perfRecords: number;
   /** LAB_BENCH_ONLY: sections to run, comma-separated (all). */
   only: Section[];
+  /** LAB_BENCH_RUNTIMES: runtimes the e2e section runs the services on, side by side (node; e.g. node,bun,deno). */
+  runtimes: Runtime[];
 }
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -58,5 +61,6 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettin
     batchSize: positiveInteger(env, 'LAB_BENCH_BATCH', 500),
     perfRecords: positiveInteger(env, 'LAB_BENCH_PERF_RECORDS', records * 5),
     only: sections.filter((section) => only.includes(section)),
+    runtimes: (env.LAB_BENCH_RUNTIMES ?? 'node').split(',').map((runtime) => chosenRuntime(runtime.trim())),
   };
 }

@@ -14,7 +14,7 @@ import { createDatabase, type IsolatedDatabase } from './isolation.ts';
 import { isAlive, procStartTime, Supervisor, type ProcessExit, type ProcessRecord } from './local/supervisor.ts';
 import { repoRoot, runPaths } from './paths.ts';
 import { sleep, waitFor } from './ports.ts';
-import { chosenRuntime, serviceCommand } from './runtimes.ts';
+import { chosenRuntime, serviceCommand, type Runtime } from './runtimes.ts';
 
 /** A fresh database with the wallet schema applied. */
 export async function createMigratedDatabase(env: LabEnvironment, id: string): Promise<IsolatedDatabase> {
@@ -91,7 +91,7 @@ export type Exactly<Config, C> = C & Record<Exclude<keyof C, keyof Config>, neve
 export async function startServiceProcess<N extends ServiceName, C extends ServiceConfigs[N]>(
   service: N,
   config: Exactly<ServiceConfigs[N], C>,
-  options: { failpoints?: string; failpointLog?: string; env?: Record<string, string> } = {},
+  options: { failpoints?: string; failpointLog?: string; env?: Record<string, string>; runtime?: Runtime } = {},
 ): Promise<ServiceProcess> {
   counter += 1;
   // Unique across test files: Vitest re-imports this module per file in the same worker, so a counter
@@ -103,12 +103,13 @@ export async function startServiceProcess<N extends ServiceName, C extends Servi
   // which exits with it), spawned directly rather than through `npx lab service` (three Node processes).
   // Only the ESM hooks (`tsx/esm`): the services are ESM, nothing require()s a .ts file.
   const ownerStartTime = procStartTime(process.pid);
+  const runtime = options.runtime ?? chosenRuntime();
   let exitStatus: ProcessExit | undefined;
   let onExit: () => void = () => undefined;
   const exitHeard = new Promise<void>((resolve) => (onExit = resolve));
   const record: ProcessRecord = supervisor.start({
     name,
-    ...serviceCommand(chosenRuntime(), serviceEntry, service, { execPath: process.execPath, args: [`--max-semi-space-size=${youngGenerationMb}`, '--import', tsxEsm] }),
+    ...serviceCommand(runtime, serviceEntry, service, { execPath: process.execPath, args: [`--max-semi-space-size=${youngGenerationMb}`, '--import', tsxEsm] }),
     cwd: repoRoot,
     env: {
       LAB_SERVICE_CONFIG: JSON.stringify(config),
@@ -153,16 +154,16 @@ export async function startServiceProcess<N extends ServiceName, C extends Servi
     throw new Error(`service ${service} exited during start${how}:\n${log().slice(-3000)}`);
   }
   // The service says what runs it: a LAB_RUNTIME run whose services silently ran on Node would prove nothing.
-  const runtime = readyLine()?.runtime ?? 'unknown';
-  if (!runtime.startsWith(`${chosenRuntime()} `)) {
+  const reported = readyLine()?.runtime ?? 'unknown';
+  if (!reported.startsWith(`${runtime} `)) {
     await supervisor.stop(name, 0);
-    throw new Error(`service ${service} runs on ${runtime}, not on ${chosenRuntime()} (LAB_RUNTIME)`);
+    throw new Error(`service ${service} runs on ${reported}, not on ${runtime} (LAB_RUNTIME)`);
   }
   const exited = async (timeoutMs = 30_000) => waitFor(`${name} to exit`, async () => !isAlive(record), { timeoutMs, intervalMs: 50 });
   return {
     name,
     url,
-    runtime,
+    runtime: reported,
     pid: record.pid,
     log,
     isRunning: () => isAlive(record),
