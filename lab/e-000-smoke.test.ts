@@ -6,7 +6,7 @@
  * Setup     The run's environment (`npx lab up`, or started by the lab project's global setup): one KRaft
  *           controller, 3 brokers (RF 3, min.insync.replicas 2), schema registry, MariaDB, Redis, a
  *           Toxiproxy proxy in front of each. A fresh topic prefix, database and key prefix per run.
- * Fault     kill -9 of a partition leader; a 300 ms latency toxic on one broker's client link;
+ * Fault     kill -9 of a partition leader; a 1,000 ms latency toxic on one broker's client link;
  *           disabling the MySQL/Redis/registry proxies.
  * Expected  - kafkajs works against the pinned Kafka (idempotent acks=all, transactions, read_committed,
  *             group offsets);
@@ -202,12 +202,17 @@ describe('E-000 smoke: Kafka', () => {
       await timeSends(1, 3);
       await timeSends(2, 3);
       const baseline = [await timeSends(0), await timeSends(1), await timeSends(2)];
-      await proxy.addToxic({ name: 'latency', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 300, jitter: 0 } });
-      const delayed = [await timeSends(0), await timeSends(1), await timeSends(2)];
-      report(`median acks=all produce ms per partition leader (broker ${leaders.map((l) => l.leader).join(', ')}): baseline [${baseline.map((v) => v.toFixed(0)).join(', ')}], with 300 ms toxic on broker-${target} [${delayed.map((v) => v.toFixed(0)).join(', ')}]`);
-      expect(delayed[1]).toBeGreaterThanOrEqual(300);
-      expect(delayed[0]).toBeLessThan(150);
-      expect(delayed[2]).toBeLessThan(150);
+      // Every answer from the target's link waits the toxic's latency: a floor, not a typical value. The
+      // other leaders' sends never pass it, so they stay under it: the bound is the toxic itself, not a
+      // guess at this machine's speed (a fixed 150 ms bound failed at load 23, where unfaulted acks=all
+      // sends took 157-526 ms).
+      const toxicMs = 1000;
+      await proxy.addToxic({ name: 'latency', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: toxicMs, jitter: 0 } });
+      const delayed = [await timeSends(0), await timeSends(1, 5), await timeSends(2)];
+      report(`median acks=all produce ms per partition leader (broker ${leaders.map((l) => l.leader).join(', ')}): baseline [${baseline.map((v) => v.toFixed(0)).join(', ')}], with ${toxicMs} ms toxic on broker-${target} [${delayed.map((v) => v.toFixed(0)).join(', ')}]`);
+      expect(delayed[1]).toBeGreaterThanOrEqual(toxicMs);
+      expect(delayed[0]).toBeLessThan(toxicMs);
+      expect(delayed[2]).toBeLessThan(toxicMs);
     } finally {
       await (await proxy.getToxic('latency').catch(() => undefined))?.remove();
       await producer.disconnect();
