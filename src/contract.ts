@@ -77,6 +77,10 @@ export { defaultTransactionRetryPolicy, inLockOrder, retryTransaction, RetriesEx
 // reads entries, cache experiments seed stale ones. Writes go through the same versioned protocol the
 // consumer and the query-service use (set-if-newer is a Lua script: no lab copy of it).
 export { balanceKey, getBalance, invalidateBalance, setBalance, setBalanceIfNewer, type CachedBalance, type InvalidationMode } from './cache/balance-store.ts';
+// The query-service's read path itself (cache-aside with its populate mode and defenses), for an experiment
+// that must step a reader between its DB read and its populate (E-013 drives it under fast-check's
+// scheduler through the injected `load`); the service wraps exactly this class around its SELECT.
+export { BalanceCache, type BalanceRead } from './cache/balance-cache.ts';
 
 // ── Failpoints ───────────────────────────────────────────────────────────────────────────────────────
 // Their names (a typed list: a misspelt failpoint is a type error), the spec syntax's types, what

@@ -45,3 +45,15 @@ export function replicationProxies(env: LabEnvironment, select: { to?: number; f
   if (chosen.length === 0) throw new Error(`no replication link matches ${JSON.stringify(select)}`);
   return chosen.map((link) => link.proxy);
 }
+
+/**
+ * A link of one's own to what a shared proxy (`mysql`, `redis`) fronts: a new Toxiproxy proxy with the
+ * same upstream. A toxic on it (Nemesis.latency(proxy.name, …)) slows only the clients given its address,
+ * not the suite's observers on the shared link. Remove the proxy after (`proxy.remove()`).
+ */
+export async function privateLink(env: LabEnvironment, name: string, shared: string): Promise<{ proxy: Proxy; host: string; port: number }> {
+  const upstream = (await env.toxiproxy!.get(shared)).upstream;
+  const port = await freePort();
+  const proxy = await env.toxiproxy!.createProxy({ name, listen: `127.0.0.1:${port}`, upstream });
+  return { proxy, host: '127.0.0.1', port };
+}
