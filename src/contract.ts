@@ -80,3 +80,8 @@ export { balanceKey, getBalance, invalidateBalance, setBalance, setBalanceIfNewe
 // (a service process is armed through LAB_FAILPOINTS or its HTTP API instead: lab/nemesis, lab/observe).
 export { failpointNames, type FailpointName } from './failpoints/names.ts';
 export { failpoints, type FailpointSpec, type FailpointStat, type FailpointStats } from './failpoints/failpoints.ts';
+
+// ── Resilience (E-023) ───────────────────────────────────────────────────────────────────────────────
+// The options of a dependency guard (timeout + circuit breaker) a service config takes for Redis or
+// MySQL (`resilience: { redis }` of the query-service, `resilience: { mysql }` of the command-service).
+export type { BreakerState, GuardOptions, ResilienceMode } from './resilience/index.ts';
