@@ -27,6 +27,7 @@ export type { QueryServiceConfig } from './services/query/index.ts';
 export type { BalanceCacheOptions, PopulateMode } from './cache/balance-cache.ts';
 export type { ReplayWorkerConfig, ReplayReport, ReplayResult } from './services/replay/index.ts';
 export type { NotificationGatewayConfig } from './services/notification-gateway/index.ts';
+export type { BackfillConfig } from './services/backfill/index.ts';
 export type { RunningService } from './services/service.ts';
 export { isServiceName, serviceNames, startService, type ServiceConfigs, type ServiceName } from './services/index.ts';
 /** The process entry (`npx lab service <name>`). */

@@ -12,7 +12,8 @@ import { sleep } from '../infra/ports.ts';
 
 export interface PacedLoadOptions {
   commandUrl: string;
-  queryUrl: string;
+  /** Needed when `readers` > 0. */
+  queryUrl?: string;
   accounts: readonly string[];
   writers: number;
   readers: number;
@@ -23,7 +24,7 @@ export interface PacedLoadOptions {
 
 export function startPacedLoad(history: History, options: PacedLoadOptions): { stop(): Promise<void> } {
   const writes = new WalletClient(options.commandUrl, history, { connections: options.writers, timeoutMs: options.timeoutMs });
-  const reads = new Pool(options.queryUrl, { connections: options.readers, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
+  const reads = options.readers > 0 ? new Pool(options.queryUrl!, { connections: options.readers, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs }) : undefined;
   let running = true;
   let sent = 0;
   const paced = async (request: (n: number) => Promise<unknown>) => {
@@ -37,7 +38,7 @@ export function startPacedLoad(history: History, options: PacedLoadOptions): { s
     const accountId = options.accounts[n % options.accounts.length]!;
     const op = history.invoke(`reader-${worker}`, 'read', { accountId });
     try {
-      const response = await reads.request({ method: 'GET', path: `/accounts/${accountId}/balance` });
+      const response = await reads!.request({ method: 'GET', path: `/accounts/${accountId}/balance` });
       const body = (await response.body.json().catch(() => ({}))) as { source?: string; degraded?: string };
       if (response.statusCode === 200) op.ok({ status: 200, source: body.source, degraded: body.degraded });
       else op.info(`HTTP ${response.statusCode}`, { status: response.statusCode });
@@ -49,11 +50,14 @@ export function startPacedLoad(history: History, options: PacedLoadOptions): { s
     ...Array.from({ length: options.writers }, (_, w) => paced((n) => writes.deposit(`writer-${w}`, options.accounts[(w + n) % options.accounts.length]!, 1 + (n % 9), `load-${w}-${n}`))),
     ...Array.from({ length: options.readers }, (_, r) => paced((n) => read(r, n))),
   ];
+  let stopped: Promise<void> | undefined;
   return {
-    stop: async () => {
-      running = false;
-      await Promise.all(workers);
-      await Promise.all([writes.close(), reads.close()]);
-    },
+    /** Idempotent: waits for the workers' last requests, then closes the clients. */
+    stop: () =>
+      (stopped ??= (async () => {
+        running = false;
+        await Promise.all(workers);
+        await Promise.all([writes.close(), reads?.close()]);
+      })()),
   };
 }
