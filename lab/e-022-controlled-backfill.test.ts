@@ -14,13 +14,14 @@
  * Fault     the backfill SIGKILLed by a failpoint at a known point, then started again:
  *             ❌ uncontrolled: every partition at once, 8 × 50 events at a time, no rate limit, no checkpoint;
  *                killed after its 3rd fetched batch (backfill.after-batch)
- *             ✅ controlled: one partition at a time, 100 events per transaction, 400 events/s, the
+ *             ✅ controlled: one partition at a time (the partition is the unit of work and of checkpoint;
+ *                one process here, several would split the partitions), 100 events per transaction, 400/s, the
  *                partition's checkpoint committed with the batch's effects; killed after its 20th
  *                committed batch (backfill.after-checkpoint); after the snapshot it tails live events
  * Expected  ❌ the second life starts at offset 0 (resumed from 0) and applies again what the first one
- *              did: applied twice > 0 (more than the first life applied: the dead member's partitions
- *              come back to the second life at the group's rebalance, again from 0), and the rebuilt
- *              balances differ from the live ones. The live e2e p99 during the replay is measured next
+ *              did: applied twice > 0 (every event the first life applied; more when the dead member's
+ *              partitions come back to the second life at the group's rebalance, again from 0), and the
+ *              rebuilt balances differ from the live ones. The live e2e p99 during the replay is measured next
  *              to the one before, not asserted: on the shared 2-core machine this 6 k-event replay
  *              (≈ 400 events/s over both lives) doubled it (103 → 207 ms), not "many-fold"; a ratio of
  *              timings there is no certainty to assert.
