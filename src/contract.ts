@@ -27,6 +27,7 @@ export type { QueryServiceConfig } from './services/query/index.ts';
 export type { BalanceCacheOptions, PopulateMode } from './cache/balance-cache.ts';
 export type { ReplayWorkerConfig, ReplayReport, ReplayResult } from './services/replay/index.ts';
 export type { NotificationGatewayConfig } from './services/notification-gateway/index.ts';
+export type { BackfillConfig } from './services/backfill/index.ts';
 export type { RunningService } from './services/service.ts';
 export { isServiceName, serviceNames, startService, type ServiceConfigs, type ServiceName } from './services/index.ts';
 /** The process entry (`npx lab service <name>`). */
@@ -88,3 +89,8 @@ export { BalanceCache, type BalanceRead } from './cache/balance-cache.ts';
 // (a service process is armed through LAB_FAILPOINTS or its HTTP API instead: lab/nemesis, lab/observe).
 export { failpointNames, type FailpointName } from './failpoints/names.ts';
 export { failpoints, type FailpointSpec, type FailpointStat, type FailpointStats } from './failpoints/failpoints.ts';
+
+// ── Resilience (E-023) ───────────────────────────────────────────────────────────────────────────────
+// The options of a dependency guard (timeout + circuit breaker) a service config takes for Redis or
+// MySQL (`resilience: { redis }` of the query-service, `resilience: { mysql }` of the command-service).
+export type { BreakerState, GuardOptions, ResilienceMode } from './resilience/index.ts';

@@ -23,6 +23,9 @@ export const failpointNames = [
   'query.after-db-read-before-cache-set', //     the read-populate race of cache-aside (E-013)
   // replay-worker
   'replay.after-publish-before-audit',
+  // backfill (E-022)
+  'backfill.after-batch', //                     uncontrolled: a fetched batch applied, progress kept nowhere
+  'backfill.after-checkpoint', //                controlled: a batch and its checkpoint committed together
 ] as const;
 
 export type FailpointName = (typeof failpointNames)[number];

@@ -6,6 +6,7 @@
  * The modules are loaded on first use: importing this file (or src/contract.ts) does not load fastify,
  * kafkajs, mysql2 and ioredis into a process that only needs names and types.
  */
+import type { BackfillConfig } from './backfill/index.ts';
 import type { CommandServiceConfig } from './command/index.ts';
 import type { ConsumerConfig } from './consumer/config.ts';
 import type { NotificationGatewayConfig } from './notification-gateway/index.ts';
@@ -22,6 +23,7 @@ export interface ServiceConfigs {
   query: QueryServiceConfig;
   replay: ReplayWorkerConfig;
   'notification-gateway': NotificationGatewayConfig;
+  backfill: BackfillConfig;
 }
 
 export type ServiceName = keyof ServiceConfigs;
@@ -35,6 +37,7 @@ export const serviceStarters: Starters = {
   query: async () => (await import('./query/index.ts')).startQueryService,
   replay: async () => (await import('./replay/index.ts')).startReplayWorker,
   'notification-gateway': async () => (await import('./notification-gateway/index.ts')).startNotificationGateway,
+  backfill: async () => (await import('./backfill/index.ts')).startBackfill,
 };
 
 export const serviceNames = Object.keys(serviceStarters) as ServiceName[];

@@ -39,8 +39,8 @@ export function typeChecks(startServiceProcess: typeof StartServiceProcess, star
 }
 
 describe('service names', () => {
-  it('lists the six services, and isServiceName tells them from other strings', () => {
-    expect([...serviceNames].sort()).toEqual(['command', 'consumer', 'notification-gateway', 'query', 'relay', 'replay']);
+  it('lists the seven services, and isServiceName tells them from other strings', () => {
+    expect([...serviceNames].sort()).toEqual(['backfill', 'command', 'consumer', 'notification-gateway', 'query', 'relay', 'replay']);
     for (const name of serviceNames) expect(isServiceName(name)).toBe(true);
     expect(isServiceName('producer')).toBe(false);
     expect(isServiceName('toString')).toBe(false); // an own key, not one inherited from Object.prototype

@@ -30,6 +30,7 @@ import { EventPublisher } from '../../kafka/event-publisher.ts';
 import { eventHeaders } from '../../kafka/headers.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { ServiceMetrics } from '../../observability/metrics.ts';
+import { dependencyGuard, DependencyUnavailableError, guardMetrics, isDatabaseUnavailable, type GuardOptions } from '../../resilience/index.ts';
 import type { RunningService } from '../service.ts';
 import { claimKey, completeKey, idempotencyKeyHeader, KeyAlreadyUsed, replayedHeader, requestHash, requireIdempotencyKey, storedResponse } from './idempotency.ts';
 import { deposit, openAccount, readAccount, transfer, withdraw, type CommandContext, type CommandPlan, type CommandResult } from './ledger.ts';
@@ -47,6 +48,14 @@ export interface CommandServiceConfig extends CommonConfig {
   idempotentProducer?: boolean;
   /** MySQL connections; default 16. */
   dbConnections?: number;
+  /**
+   * E-023: a timeout and circuit breaker around each command's transaction (src/resilience). Default
+   * `{ mode: 'none' }`: as before, a command waits for MySQL as long as it takes. With `mode: 'breaker'`
+   * a transaction that outlasts `timeoutMs` is abandoned (its connection destroyed: MySQL rolls it back,
+   * unless its COMMIT had already arrived) and answered 503; after `failures` lost connections or
+   * timeouts in a row the breaker opens and commands are answered 503 at once, with `Retry-After`.
+   */
+  resilience?: { mysql?: GuardOptions };
 }
 
 type CommandType = 'open-account' | 'deposit' | 'withdrawal' | 'transfer';
@@ -87,6 +96,9 @@ export async function startCommandService(config: CommandServiceConfig): Promise
         })
       : undefined;
 
+  const mysqlOptions = config.resilience?.mysql;
+  const mysqlGuard = dependencyGuard('mysql', mysqlOptions, isDatabaseUnavailable, mysqlOptions?.mode === 'breaker' ? guardMetrics(metrics, 'mysql') : {});
+
   const publish = async (envelopes: EventEnvelope[]) => {
     await publisher!.publish(envelopes.map((envelope) => ({ envelope })));
     eventsWritten.inc({ mode: 'direct' }, envelopes.length);
@@ -100,8 +112,15 @@ export async function startCommandService(config: CommandServiceConfig): Promise
    * for one round trip and the commit. The outbox rows come after the lock (version n's row gets a smaller
    * id than n+1's), and the key and the outbox rows commit with the domain change or not at all.
    */
-  async function runOnce<B>(key: string, hash: string, plan: CommandPlan<B>, state: { irrevocable: boolean }): Promise<CommandResult<B>> {
+  async function runOnce<B>(key: string, hash: string, plan: CommandPlan<B>, state: { irrevocable: boolean }, signal: AbortSignal): Promise<CommandResult<B>> {
     const connection = await pool.getConnection();
+    // Abandoned by the guard's timeout (E-023): a connection stuck in a query is destroyed, not reused.
+    if (signal.aborted) {
+      connection.destroy();
+      throw new DependencyUnavailableError('mysql', 'timeout', 0);
+    }
+    const abandon = () => connection.destroy();
+    signal.addEventListener('abort', abandon, { once: true });
     const batch = (statements: Statement[]) => runBatch(connection, statements, batchCounters);
     let committed = false;
     try {
@@ -163,7 +182,8 @@ export async function startCommandService(config: CommandServiceConfig): Promise
       if (!committed) await connection.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      connection.release();
+      signal.removeEventListener('abort', abandon);
+      connection.release(); // a no-op on a destroyed connection
     }
   }
 
@@ -176,7 +196,7 @@ export async function startCommandService(config: CommandServiceConfig): Promise
         const state = { irrevocable: false };
         try {
           // A fresh plan per attempt: new event ids, as the rolled-back attempt's never existed.
-          const result = await runOnce(key, hash, plan(context), state);
+          const result = await mysqlGuard.run((signal) => runOnce(key, hash, plan(context), state, signal));
           commands.inc({ type, result: 'ok' });
           return reply.status(201).send(result.body);
         } catch (error) {
@@ -189,6 +209,11 @@ export async function startCommandService(config: CommandServiceConfig): Promise
         }
       }
     } catch (error) {
+      if (error instanceof DependencyUnavailableError) {
+        // Fail fast and say when to come back, instead of holding the client while MySQL is away.
+        commands.inc({ type, result: 'mysql-unavailable' });
+        return reply.status(503).header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)))).send({ error: 'mysql-unavailable', reason: error.message });
+      }
       if (error instanceof KeyAlreadyUsed) {
         try {
           const stored = await storedResponse(poolQuery, key, hash);

@@ -3,7 +3,7 @@
  * balance cache (src/cache/balance-cache.ts: cache-aside over Redis with single-flight, a Redis refresh
  * lock with stale serving, XFetch early refresh, TTL jitter and a versioned populate, each switchable).
  *
- *   GET /accounts/:id/balance   200 {accountId, balance, version, source: 'cache' | 'db' | 'stale'}
+ *   GET /accounts/:id/balance   200 {accountId, balance, version, source: 'cache' | 'db' | 'stale', degraded?: 'redis-unavailable'}
  *                               404 unknown account, 400 invalid id (with the reason)
  *
  * 'stale' flags a value served past its freshness while another caller refreshes it, so a client (and
@@ -16,6 +16,7 @@ import type { MysqlConfig, RedisConfig } from '../../config.ts';
 import { createPool } from '../../db/pool.ts';
 import { HttpError, createHttpServer, listen } from '../../http/server.ts';
 import { createLogger } from '../../observability/logger.ts';
+import { dependencyGuard, guardedRedis, guardMetrics, type GuardOptions } from '../../resilience/index.ts';
 import { ServiceMetrics } from '../../observability/metrics.ts';
 import { idPattern } from '../command/validation.ts';
 import type { RunningService } from '../service.ts';
@@ -29,6 +30,13 @@ export interface QueryServiceConfig {
   cache?: Partial<BalanceCacheOptions>;
   /** MySQL pool size (default 10): small on purpose, so a stampede shows as pool saturation. */
   dbConnections?: number;
+  /**
+   * E-023: a timeout and circuit breaker around the cache's Redis calls (src/resilience). Default
+   * `{ mode: 'none' }`: Redis is called as before (ioredis waits for an answer as long as it takes).
+   * With `mode: 'breaker'` a hung or slow Redis costs a read `timeoutMs` until the breaker opens, then
+   * reads go straight to the DB and answer `degraded: 'redis-unavailable'` while it is open.
+   */
+  resilience?: { redis?: GuardOptions };
 }
 
 const accountIdPattern = new RegExp(idPattern);
@@ -55,6 +63,8 @@ export async function startQueryService(config: QueryServiceConfig): Promise<Run
     maxRetriesPerRequest: 2,
   });
   redis.on('error', (error) => logger.debug({ err: error }, 'redis connection error'));
+  const redisOptions = config.resilience?.redis;
+  const redisGuard = dependencyGuard('redis', redisOptions, () => true, redisOptions?.mode === 'breaker' ? guardMetrics(metrics, 'redis') : {});
 
   const load = async (accountId: string): Promise<BalanceRow | undefined> => {
     const [rows] = await pool.execute<RowDataPacket[]>('SELECT balance, version FROM account_balance_view WHERE account_id = ?', [accountId]);
@@ -62,7 +72,7 @@ export async function startQueryService(config: QueryServiceConfig): Promise<Run
     return row ? { balance: Number(row.balance), version: Number(row.version) } : undefined;
   };
   const cache = new BalanceCache({
-    redis,
+    redis: guardedRedis(redis, redisGuard),
     keyPrefix: config.redis.keyPrefix,
     load,
     logger,
@@ -79,7 +89,9 @@ export async function startQueryService(config: QueryServiceConfig): Promise<Run
     const read = await cache.get(accountId);
     if (!read.value) throw new HttpError(404, 'account-not-found', `no balance for account '${accountId}'`);
     reply.header('cache-control', 'no-store');
-    return { accountId, balance: read.value.balance, version: read.value.version, source: read.source };
+    // The DB answered because the cache tier is unavailable (not merely a miss): say so to the client.
+    const degraded = read.source === 'db' && redisGuard.state() !== 'closed' ? { degraded: 'redis-unavailable' } : {};
+    return { accountId, balance: read.value.balance, version: read.value.version, source: read.source, ...degraded };
   });
 
   const url = await listen(app, config.httpPort ?? 0);

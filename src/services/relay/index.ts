@@ -70,6 +70,17 @@ export interface RelayConfig extends CommonConfig {
    * mark whatever a resolved send() covered: the pre-fix relay, E-024's ❌ arm, never for production.
    */
   verifyAcknowledgements?: boolean;
+  /**
+   * Isolation of the batch transaction (default 'repeatable-read', as before). Under REPEATABLE READ the
+   * locking SELECT takes next-key locks on the shard's pending range, gap included, and holds them while
+   * the batch is sent: the command-service's outbox INSERTs into that shard wait for the send. E-023
+   * measured it: with Kafka's links cut, every send fails only after kafkajs's ≈ 9 s of retries, so the
+   * outbox stops taking writes exactly while it should buffer them (6 % of writes answered, the rest ran
+   * into the command-service's 2 s timeout). 'read-committed' locks only the rows it selected (InnoDB
+   * takes no gap locks there), so writes go on while Kafka is away. Order per aggregate does not depend
+   * on it: an aggregate's next outbox row is inserted only after its previous command committed.
+   */
+  batchIsolation?: 'repeatable-read' | 'read-committed';
 }
 
 export async function startOutboxRelay(config: RelayConfig): Promise<RunningService> {
@@ -81,6 +92,7 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`relay: concurrency must be a positive integer, got ${concurrency}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`relay: batchSize must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(shards) || shards < 1) throw new Error(`relay: outboxShards must be a positive integer, got ${shards}`);
+  if (config.batchIsolation !== undefined && config.batchIsolation !== 'repeatable-read' && config.batchIsolation !== 'read-committed') throw new Error(`relay: batchIsolation must be 'repeatable-read' or 'read-committed', got '${String(config.batchIsolation)}'`);
 
   const logger = createLogger('outbox-relay', config.logLevel).child({ relayId });
   const metrics = new ServiceMetrics('outbox-relay');
@@ -118,7 +130,7 @@ export async function startOutboxRelay(config: RelayConfig): Promise<RunningServ
   // One serde for every worker: it registers the schema once (its registration is shared while in flight).
   const serde = new EnvelopeSerde(new RegistrySchemaSource(config.schemaRegistryUrl), { subject: `${config.topics.events}-value` });
   const workers: Worker[] = Array.from({ length: concurrency }, (_, i) => ({
-    session: new ShardSession(config.mysql, dbQueries),
+    session: new ShardSession(config.mysql, dbQueries, config.batchIsolation),
     publisher: new EventPublisher({
       brokers: config.kafka.brokers,
       schemaRegistryUrl: config.schemaRegistryUrl,

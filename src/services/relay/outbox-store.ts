@@ -42,6 +42,8 @@ export class ShardSession {
   constructor(
     private readonly config: MysqlConfig,
     private readonly queries: Counter,
+    /** RelayConfig.batchIsolation (E-023). */
+    private readonly isolation: 'repeatable-read' | 'read-committed' = 'repeatable-read',
   ) {}
 
   private async query<T>(sql: string, params: unknown[] = []): Promise<T> {
@@ -59,6 +61,7 @@ export class ShardSession {
       connection.on('error', () => {
         if (this.connection === connection) this.connection = undefined;
       });
+      if (this.isolation === 'read-committed') await connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
       this.connection = connection;
     }
     return this.connection;
