@@ -19,9 +19,10 @@
  *                `degraded: 'redis-unavailable'`), the command-service's transaction (2 s, opens after 3 lost
  *                connections or timeouts, 503 + Retry-After while open); writes go to the outbox, the relay
  *                retries while Kafka is away, its batch transaction at READ COMMITTED (`batchIsolation`):
- *                at the default REPEATABLE READ its locking SELECT gap-locks the shard's pending range for
- *                the ≈ 9 s a failing send takes, and the command-service's outbox INSERTs wait behind it —
- *                a first run answered 6 % of writes while Kafka was cut, the rest timed out.
+ *                at REPEATABLE READ (the relay's default until this experiment) its locking SELECT
+ *                gap-locks the shard's pending range for the ≈ 9 s a failing send takes, and the
+ *                command-service's outbox INSERTs wait behind it — a first run answered 6 % of writes
+ *                while Kafka was cut, the rest timed out. READ COMMITTED is now the default.
  * Expected  ❌ reads hang to the client timeout while Redis is stopped, writes while MySQL is stopped and
  *              while Kafka is cut, and with Kafka cut writes committed to MySQL are never published: lost
  *              (committed, never applied, by plain SQL) > 0 — measured, never assumed. A run: lost 129 = 15

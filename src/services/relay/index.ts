@@ -71,7 +71,8 @@ export interface RelayConfig extends CommonConfig {
    */
   verifyAcknowledgements?: boolean;
   /**
-   * Isolation of the batch transaction (default 'repeatable-read', as before). Under REPEATABLE READ the
+   * Isolation of the batch transaction (default 'read-committed'; 'repeatable-read' was the default until
+   * E-023 showed what it costs). Under REPEATABLE READ the
    * locking SELECT takes next-key locks on the shard's pending range, gap included, and holds them while
    * the batch is sent: the command-service's outbox INSERTs into that shard wait for the send. E-023
    * measured it: with Kafka's links cut, every send fails only after kafkajs's ≈ 9 s of retries, so the

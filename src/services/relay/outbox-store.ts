@@ -43,7 +43,7 @@ export class ShardSession {
     private readonly config: MysqlConfig,
     private readonly queries: Counter,
     /** RelayConfig.batchIsolation (E-023). */
-    private readonly isolation: 'repeatable-read' | 'read-committed' = 'repeatable-read',
+    private readonly isolation: 'repeatable-read' | 'read-committed' = 'read-committed',
   ) {}
 
   private async query<T>(sql: string, params: unknown[] = []): Promise<T> {
