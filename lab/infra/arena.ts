@@ -24,6 +24,9 @@ import type { LabEnvironment } from './environment.ts';
 import { pendingWaits } from './ports.ts';
 import { deadline } from '../util/deadline.ts';
 import { deleteGroupsWithPrefix, deleteKeysWithPrefix, deleteSubject, deleteTopicsWithPrefix, isolationId } from './isolation.ts';
+import { redisClusterLinks } from './redis-cluster-links.ts';
+import { RedisClusterObserver } from '../observe/redis-cluster.ts';
+import { Nemesis } from '../nemesis/nemesis.ts';
 import { commonConfig, createMigratedDatabase, redisOf, startServiceProcess, type Exactly, type ServiceProcess } from './services.ts';
 
 export type Arena = Awaited<ReturnType<typeof createArena>>;
@@ -132,4 +135,43 @@ export function trackArena(cleanup: () => Promise<void>, timeoutMs = 45_000): ()
 /** Tears down every arena not disposed yet, newest first (use as `afterEach(disposeArenas)`). */
 export async function disposeArenas(): Promise<void> {
   for (const dispose of [...live].reverse()) await dispose().catch(() => undefined);
+}
+
+/**
+ * A Redis Cluster arena (suites requiring `redisCluster: true`): a key prefix (`<id>:`), Toxiproxy links
+ * of its own in front of every node with the cluster clients made through them (redis-cluster-links.ts),
+ * and an outside observer. Disposal runs what was deferred first (heal: restart a killed node, SIGCONT a
+ * paused one), then waits until the cluster is healthy again (a killed master rejoins as a replica:
+ * roles may have swapped, suites read the topology), deletes the prefix's keys and the proxies. Its
+ * nemesis is healed after what was deferred (a load stopped first, then the killed node restarted).
+ */
+export async function createRedisClusterArena(env: LabEnvironment, name: string) {
+  const id = isolationId(env, name);
+  const links = await redisClusterLinks(env, id);
+  const observer = new RedisClusterObserver(env);
+  await observer.waitHealthy();
+  const nemesis = new Nemesis(env);
+  const deferred: Array<() => Promise<unknown>> = [];
+  const dispose = trackArena(async () => {
+    for (const cleanup of deferred.reverse()) await cleanup().catch(() => undefined);
+    await nemesis.heal().catch(() => undefined);
+    await links.remove();
+    await observer.waitHealthy().catch(() => undefined);
+    await observer.deleteKeys(`${id}:`).catch(() => undefined);
+    observer.close();
+  }, 150_000);
+  return {
+    id,
+    /** `<id>:<rest>`: the arena's keys (a `{tag}` in `rest` is the key's hash tag). */
+    key: (rest: string) => `${id}:${rest}`,
+    links,
+    observer,
+    /** Faults of this arena's case, healed on disposal (after what was deferred). */
+    nemesis,
+    /** The supervisor's name of the node listening on `port` (for process faults). */
+    processOf: (port: number) => `redis-cluster-${observer.ports.indexOf(port) + 1}` as const,
+    defer: (cleanup: () => Promise<unknown>) => void deferred.push(cleanup),
+    dispose,
+    [Symbol.asyncDispose]: dispose,
+  };
 }
