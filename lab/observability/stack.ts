@@ -56,6 +56,8 @@ export const observabilityPaths = {
   dir: () => path.join(runPaths.root, 'observability'),
   ruleFiles: () => ruleFileNames.map((file) => path.join(runPaths.root, 'observability', file)),
   jmxExporterConfig: () => path.join(runPaths.root, 'observability', 'jmx-exporter.yml'),
+  /** mysqld-exporter's credentials (mode 0600). */
+  mysqlCnf: () => path.join(runPaths.root, 'observability', 'mysqld-exporter.cnf'),
   prometheusConfig: () => path.join(runPaths.root, 'observability', 'prometheus.yml'),
   alertmanagerConfig: () => path.join(runPaths.root, 'observability', 'alertmanager.yml'),
   /** file_sd: one JSON file per running service process. */
@@ -125,14 +127,20 @@ export function alertmanagerSpec(binary: string, plan: ObservabilityPlan): Proce
   };
 }
 
-/** mysqld-exporter to MariaDB's own port (not its proxy), as the lab user. */
-export function mysqldExporterSpec(binary: string, plan: ObservabilityPlan, mysql: { port: number; user: string; password: string }): ProcessSpec {
+/**
+ * mysqld-exporter to MariaDB's own port (not its proxy), as the lab user, from a my.cnf: the one way
+ * both the host's 0.14 (bookworm; also reads DATA_SOURCE_NAME) and the image's newer one (trixie; refuses
+ * to start without a [client] user, ignoring DATA_SOURCE_NAME) take credentials and address.
+ */
+export function mysqlExporterCnf(mysql: { port: number; user: string; password: string }): string {
+  return `[client]\nuser=${mysql.user}\npassword=${mysql.password}\nhost=127.0.0.1\nport=${mysql.port}\n`;
+}
+
+export function mysqldExporterSpec(binary: string, plan: ObservabilityPlan): ProcessSpec {
   return {
     name: 'mysqld-exporter',
     command: binary,
-    // 0.14 takes the DSN from the environment only. No my.cnf: --config.my-cnf names one that does not exist.
-    args: [`--web.listen-address=${local(plan.mysqldExporterPort)}`, `--config.my-cnf=${path.join(observabilityPaths.dir(), 'none.cnf')}`, '--log.level=warn'],
-    env: { DATA_SOURCE_NAME: `${mysql.user}:${mysql.password}@(127.0.0.1:${mysql.port})/` },
+    args: [`--web.listen-address=${local(plan.mysqldExporterPort)}`, `--config.my-cnf=${observabilityPaths.mysqlCnf()}`, '--log.level=warn'],
     logFile: runPaths.log('mysqld-exporter'),
     readyPort: plan.mysqldExporterPort,
   };
@@ -175,7 +183,7 @@ export function observabilityPorts(plan: ObservabilityPlan): number[] {
 }
 
 /** Writes the configuration files of a plan into the run dir. */
-export function writeObservabilityConfig(plan: ObservabilityPlan): void {
+export function writeObservabilityConfig(plan: ObservabilityPlan, mysql: { port: number; user: string; password: string }): void {
   fs.mkdirSync(observabilityPaths.serviceTargets(), { recursive: true });
   for (const file of ruleFileNames) fs.copyFileSync(path.join(sourceDir, 'prometheus', file), path.join(observabilityPaths.dir(), file));
   fs.copyFileSync(path.join(sourceDir, 'jmx-exporter.yml'), observabilityPaths.jmxExporterConfig());
@@ -183,6 +191,7 @@ export function writeObservabilityConfig(plan: ObservabilityPlan): void {
   fs.mkdirSync(runPaths.data('alertmanager'), { recursive: true });
   fs.writeFileSync(observabilityPaths.prometheusConfig(), prometheusConfig(plan));
   fs.writeFileSync(observabilityPaths.alertmanagerConfig(), alertmanagerConfig());
+  fs.writeFileSync(observabilityPaths.mysqlCnf(), mysqlExporterCnf(mysql), { mode: 0o600 });
 }
 
 /** The file_sd entry of one service process: its /metrics on the port of its HTTP API. */

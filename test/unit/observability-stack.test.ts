@@ -9,7 +9,7 @@ import { brokerSpec, jmxAgentJar } from '../../lab/infra/local/kafka.ts';
 import { repoRoot } from '../../lab/infra/paths.ts';
 import { consumerLag, measuredTopic } from '../../lab/observability/exporter.ts';
 import { promtool } from '../../lab/observability/promtool.ts';
-import { alertmanagerSpec, prometheusConfig, serviceTarget, type ObservabilityPlan } from '../../lab/observability/stack.ts';
+import { alertmanagerSpec, mysqlExporterCnf, prometheusConfig, serviceTarget, type ObservabilityPlan } from '../../lab/observability/stack.ts';
 
 const plan: ObservabilityPlan = {
   prometheusPort: 1001, alertmanagerPort: 1002, mysqldExporterPort: 1003, redisExporterPort: 1004, labExporterPort: 1005,
@@ -50,6 +50,10 @@ describe('the observability stack', () => {
     const args = alertmanagerSpec('/usr/bin/prometheus-alertmanager', plan).args;
     expect(args).toContain('--web.listen-address=127.0.0.1:1002');
     expect(args).toContain('--cluster.listen-address=');
+  });
+
+  it("gives mysqld-exporter MariaDB's own address and the lab user in a my.cnf (the one way both Debian versions take)", () => {
+    expect(mysqlExporterCnf({ port: 3307, user: 'lab', password: 'abc123' })).toBe('[client]\nuser=lab\npassword=abc123\nhost=127.0.0.1\nport=3307\n');
   });
 
   it('names a service target by its HTTP API address', () => {

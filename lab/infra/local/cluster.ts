@@ -316,7 +316,7 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
     brokers: kafkaPlan.brokers.map((b) => ({ id: b.id, metricsPort: b.metricsPort! })),
   };
 
-  writeObservabilityConfig(observability); // the brokers' JMX agent reads its config from there too
+  writeObservabilityConfig(observability, { port: mysqlPort!, user: 'lab', password: mysqlPassword }); // the brokers' JMX agent reads its config from there too
 
   // 2. The rest in parallel: each component's own chain of steps. The first to fail aborts the others.
   await startup.all([
@@ -327,7 +327,7 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
         alertmanagerSpec(tools.alertmanager, observability),
         prometheusSpec(tools.prometheus, observability),
         redisExporterSpec(tools.redisExporter, observability, redisPort!),
-        mysqldExporterSpec(tools.mysqldExporter, observability, { port: mysqlPort!, user: 'lab', password: mysqlPassword }),
+        mysqldExporterSpec(tools.mysqldExporter, observability),
       ];
       for (const spec of specs) await started(spec);
       // The lab exporter is a Node process of the checkout, native under either provider (like services).
