@@ -6,18 +6,20 @@
  *           for happens, and resolve after the heal?
  * Setup     The cluster's own Prometheus and Alertmanager (descriptor.observability); an arena (database,
  *           topic set with 2 partitions); services as their own processes, scraped through file_sd.
- * Fault     relay SIGKILLed, then 10 rows written to the outbox · a poison record (not Avro) on the
+ * Fault     relay SIGKILLed, then 10 rows written to the outbox · a consumer group that committed and
+ *           stopped while 10 records/s keep coming · a poison record (not Avro) on the
  *           events topic of a running consumer · broker 2 SIGKILLed (nemesis) under a topic whose only
  *           replicas are brokers 1 and 2 with min.insync.replicas 2 (the lab's RF 3 topics keep 2 in-sync
  *           replicas when one broker dies: they are not under min ISR, so they cannot show it).
  * Expected  OutboxOldestRowStale fires (oldest row > 20 s for 10 s), resolves once a new relay drained
- *           the rows; DeadLettersWritten fires for that DLQ topic (not resolved here: it looks back 1 min);
+ *           the rows; ConsumerLagGrowing fires for that group (lag from the LSO > 50 and growing), resolves
+ *           once a consumer of the group caught up; DeadLettersWritten fires for that DLQ topic (not resolved here: it looks back 1 min);
  *           PartitionsUnderMinIsr fires, and resolves when the restarted broker is back in the ISR.
  *           None of them fires before its fault.
  * Numbers   `[alerts] …`: seconds from the fault to firing and from the heal to resolving.
  */
 import { describe, expect, it } from 'vitest';
-import { eventHeaders, newEnvelope } from '../../src/contract.ts';
+import { createTopicsAndWait, eventHeaders, newEnvelope } from '../../src/contract.ts';
 import { writeOutboxRows } from '../clients/outbox-writer.ts';
 import { kafka } from '../infra/clients.ts';
 import { waitFor } from '../infra/ports.ts';
@@ -55,6 +57,48 @@ describe.runIf(env.descriptor.observability)('alerts fire in the running Alertma
     await waitFor('the outbox drained', async () => (await count(arena.database.pool, 'outbox_event', 'published_at IS NULL')) === 0, { timeoutMs: 60_000 });
     await alerts.until('resolves', 'OutboxOldestRowStale', alertTimeoutMs);
     report(`a new relay drained the outbox: resolved ${seconds(healed)} s after it started`);
+  });
+
+  it('consumer group stopped while records keep coming → ConsumerLagGrowing, resolved once it caught up', async () => {
+    const topic = `${arena.id}.lagging`;
+    const group = `${arena.id}.lagging-group`;
+    await createTopicsAndWait(arena.admin, [{ topic, numPartitions: 1 }]);
+    const client = kafka(env, `${arena.id}-lag`);
+    const producer = client.producer();
+    await producer.connect();
+    arena.defer(() => producer.disconnect());
+    const send = (n: number) => producer.send({ topic, acks: -1, messages: Array.from({ length: n }, (_, i) => ({ value: String(i) })) });
+    const consumeAll = async () => {
+      const consumer = client.consumer({ groupId: group });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      let seen = 0;
+      await consumer.run({ eachMessage: async () => void (seen += 1) });
+      return { consumer, seen: () => seen };
+    };
+    await send(1);
+    const first = await consumeAll();
+    const committed = async () => (await arena.admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions[0]!.offset;
+    await waitFor('the first record consumed and committed', async () => first.seen() === 1 && (await committed()) === '1', { timeoutMs: 60_000 });
+    await first.consumer.disconnect(); // the group is stopped at offset 1
+    expect(await alerts.firing('ConsumerLagGrowing', { group })).toEqual([]);
+    const stopped = Date.now();
+    let producing = true;
+    const load = (async () => {
+      while (producing) await Promise.all([send(10), new Promise((resolve) => setTimeout(resolve, 1000))]);
+    })();
+    try {
+      const alert = await alerts.until('fires', 'ConsumerLagGrowing', alertTimeoutMs, { group });
+      report(`group stopped, 10 records/s coming: ConsumerLagGrowing fired ${seconds(stopped)} s after it stopped (${alert!.annotations.summary})`);
+    } finally {
+      producing = false;
+      await load;
+    }
+    const again = await consumeAll();
+    arena.defer(() => again.consumer.disconnect());
+    const caughtUp = Date.now();
+    await alerts.until('resolves', 'ConsumerLagGrowing', alertTimeoutMs, { group });
+    report(`a consumer of the group caught up: resolved ${seconds(caughtUp)} s after it started`);
   });
 
   it('a poison record → DeadLettersWritten for its DLQ topic', async () => {
