@@ -17,18 +17,24 @@
  *                          the outbox backlog, Prometheus panels, alerts, the fault log (lab/console)
  *   lab observability generate
  *                          write the recording rules and the Grafana dashboard from lab/observability/signals.ts
+ *   lab chaos broker stop|start|kill|pause|resume <n> | link delay <target> <ms> | link cut|heal <target>
+ *             | service kill <name> | heal all
+ *                          faults on the running cluster through the nemesis, logged to the run dir's fault
+ *                          log that `lab status` shows (lab/nemesis/chaos.ts)
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultShape, shapeDifferences } from './infra/requirements.ts';
-import { clusterProblems, describeProcesses, downLocalCluster, readDescriptor, StartupError, tailLog, upLocalCluster } from './infra/local/cluster.ts';
+import { clusterProblems, describeProcesses, downLocalCluster, readDescriptor, StartupError, supervisor, tailLog, upLocalCluster } from './infra/local/cluster.ts';
+import { connectEnvironment } from './infra/connect.ts';
+import { ChaosUsageError, faultLogFile, parseChaos, readFaultLog, runChaos, type ChaosAction } from './nemesis/chaos.ts';
 import { repoRoot } from './infra/paths.ts';
 import { explainProvider } from './infra/providers/index.ts';
 import { runSuites } from './report/run.ts';
 import { levels, type Level } from './schema/compatibility.ts';
 import { check, diff, GateError, register, RegistryApi, targets } from './schema/gate.ts';
 
-const usage = `usage: npx lab <up [--brokers N] | down [--now] | status | logs <process> [-n N] | env | service <name> | run [e-001 …] | schema check|diff|register [subject=file …] [--level L] [--registry URL] | console [--port N] | observability generate>`;
+const usage = `usage: npx lab <up [--brokers N] | down [--now] | status | logs <process> [-n N] | env | service <name> | run [e-001 …] | schema check|diff|register [subject=file …] [--level L] [--registry URL] | console [--port N] | observability generate | chaos …>`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -90,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
       }
       for (const proc of processes) {
         const where = proc.container ? `  container ${proc.container}` : '';
-        say(`${proc.alive ? (proc.paused ? 'PAUSED' : 'up    ') : 'DOWN  '}  ${proc.name.padEnd(11)} pid ${String(proc.pid).padEnd(8)} log ${path.relative(repoRoot, proc.log)}${where}`);
+        say(`${proc.alive ? (proc.paused ? 'PAUSED' : 'up    ') : 'DOWN  '}  ${proc.name.padEnd(15)} pid ${String(proc.pid).padEnd(8)} log ${path.relative(repoRoot, proc.log)}${where}`);
       }
       const descriptor = readDescriptor();
       if (!descriptor) {
@@ -102,6 +108,11 @@ async function main(argv: string[]): Promise<number> {
       const shape = shapeDifferences(defaultShape, descriptor.shape ?? defaultShape);
       const changes = [...shape.kafka, ...shape.redisCluster];
       say(descriptor.shape ? (changes.length ? `shape: as the last suite required it (default value, then its: ${changes.join('; ')})` : 'shape: default') : 'shape: not recorded (the next suite restarts Kafka)');
+      const faults = readFaultLog();
+      if (faults.length) {
+        say(`fault log (${path.relative(repoRoot, faultLogFile())}, last ${Math.min(10, faults.length)} of ${faults.length}):`);
+        for (const f of faults.slice(-10)) say(`  ${f.at}  ${f.action.padEnd(14)} ${f.target}${f.detail !== undefined ? `  ${JSON.stringify(f.detail)}` : ''}`);
+      }
       const problems = await clusterProblems(descriptor);
       for (const problem of problems) say(`problem: ${problem}`);
       return problems.length ? 1 : 0;
@@ -148,6 +159,8 @@ async function main(argv: string[]): Promise<number> {
         process.once('SIGTERM', stop);
       });
     }
+    case 'chaos':
+      return chaos(rest, say);
     case 'observability': {
       if (positionals[0] !== 'generate') throw new Error('usage: npx lab observability generate');
       const { writeGenerated } = await import('./observability/generated.ts');
@@ -158,6 +171,31 @@ async function main(argv: string[]): Promise<number> {
     default:
       console.error(usage);
       return command ? 2 : 0;
+  }
+}
+
+/** `lab chaos …`: 2 for a wrong command line, 1 when the fault could not be carried out. */
+async function chaos(words: string[], say: (line: string) => void): Promise<number> {
+  let action: ChaosAction;
+  try {
+    action = parseChaos(words);
+  } catch (error) {
+    if (!(error instanceof ChaosUsageError)) throw error;
+    console.error(`lab chaos: ${error.message}`);
+    return 2;
+  }
+  const descriptor = readDescriptor();
+  if (!descriptor) {
+    console.error('lab chaos: no cluster (start one with `npx lab up`)');
+    return 1;
+  }
+  try {
+    for (const line of await runChaos(action, connectEnvironment(descriptor), supervisor, descriptor)) say(line);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ChaosUsageError)) throw error;
+    console.error(`lab chaos: ${error.message}`);
+    return 2;
   }
 }
 
@@ -190,6 +228,7 @@ function printEndpoints(say: (line: string) => void): void {
   if (descriptor.redisCluster) say(`  redis cluster ${descriptor.redisCluster.nodes.map((node) => `${node.host}:${node.port}`).join(',')}`);
   if (descriptor.kafka.replicationLinks) say(`  replication through ${descriptor.kafka.replicationLinks.length} proxies (replication-<follower>-from-<leader>)`);
   say(`  toxiproxy ${descriptor.toxiproxy?.url ?? '-'}`);
+  if (descriptor.observability) say(`  prometheus ${descriptor.observability.prometheusUrl}  alertmanager ${descriptor.observability.alertmanagerUrl}`);
 }
 
 main(process.argv.slice(2)).then(

@@ -51,11 +51,11 @@ export interface EnvironmentDescriptor {
   mysql: { host: string; port: number; user: string; password: string; proxy?: string };
   redis: { host: string; port: number; password?: string; proxy?: string };
   toxiproxy?: { url: string };
-  /** Prometheus and Alertmanager, when the cluster runs them. */
-  observability?: { prometheusUrl: string; alertmanagerUrl: string };
   /** How to reach the process-control handle; absent when the provider cannot control processes. */
   /** `local`: the pid files of the run dir (the containers provider's records name their containers). */
   processControl?: { kind: 'local'; runDir: string };
+  /** The metrics stack `lab up` starts beside the cluster (lab/observability/stack.ts); absent elsewhere. */
+  observability?: { prometheusUrl: string; alertmanagerUrl: string };
   /** Prefix for every topic, database, subject and Redis key the lab creates (external clusters). */
   namePrefix: string;
   startedAt: string;

@@ -14,6 +14,8 @@ export const installDirs = {
   kafka: (version: string) => path.join(labHome, 'kafka', version),
   apicurio: (version: string) => path.join(labHome, 'apicurio', version),
   downloads: path.join(labHome, 'downloads'),
+  /** The Prometheus JMX exporter java agent the brokers load (Maven Central, by `npm run setup`). */
+  jmxExporter: path.join(labHome, 'jmx-exporter'),
 };
 
 /** One cluster per checkout: its data dirs, logs, pid files and the descriptor clients read. */

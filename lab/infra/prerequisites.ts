@@ -7,7 +7,8 @@ import path from 'node:path';
 import { installDirs } from './paths.ts';
 import { versions } from './versions.ts';
 import { javaMajorVersion } from './local/java.ts';
-import { kafkaLibs } from './local/kafka.ts';
+import { jmxAgentJar, kafkaLibs } from './local/kafka.ts';
+import { observabilityBinaries, observabilityPackages, type ObservabilityTools } from '../observability/stack.ts';
 import { mariadbBinaries } from './local/mariadb.ts';
 import { redisBinaries } from './local/redis.ts';
 import { redisCliBinaries } from './local/redis-cluster.ts';
@@ -60,6 +61,14 @@ export function requireCommand(name: string, candidates: string[], fix: string):
   const found = which(candidates);
   if (!found) throw new MissingPrerequisiteError(`${name} not found: ${fix}`);
   return found;
+}
+
+/** Prometheus, Alertmanager and the two exporters from Debian's packages (`npm run setup` installs them). */
+export function findObservabilityTools(): ObservabilityTools {
+  const missing = observabilityPackages.filter((_, index) => !which(Object.values(observabilityBinaries)[index]!));
+  if (missing.length) throw new MissingPrerequisiteError(`${missing.join(', ')} not installed: ${aptInstall(missing.join(' '))} (or \`npm run setup\`)`);
+  if (!fs.existsSync(jmxAgentJar())) throw new MissingPrerequisiteError(`the Prometheus JMX exporter agent ${versions.jmxExporter} is not installed at ${jmxAgentJar()}: run \`npm run setup\``);
+  return Object.fromEntries(Object.entries(observabilityBinaries).map(([key, candidates]) => [key, which(candidates)!])) as ObservabilityTools;
 }
 
 /** Everything `lab up` runs; throws one clear line for the first missing piece. */

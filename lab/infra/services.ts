@@ -13,6 +13,7 @@ import type { LabEnvironment } from './environment.ts';
 import { createDatabase, type IsolatedDatabase } from './isolation.ts';
 import { isAlive, procStartTime, Supervisor, type ProcessExit, type ProcessRecord } from './local/supervisor.ts';
 import { repoRoot, runPaths } from './paths.ts';
+import { serviceTargets } from '../observability/stack.ts';
 import { sleep, waitFor } from './ports.ts';
 import { chosenRuntime, serviceCommand, type Runtime } from './runtimes.ts';
 
@@ -159,6 +160,10 @@ export async function startServiceProcess<N extends ServiceName, C extends Servi
     await supervisor.stop(name, 0);
     throw new Error(`service ${service} runs on ${reported}, not on ${runtime} (LAB_RUNTIME)`);
   }
+  // Scraped by the lab's Prometheus (file_sd) while it runs; the file goes when it exits however it does.
+  serviceTargets.prune((other) => supervisor.running(other));
+  serviceTargets.write(name, url, service);
+  void exitHeard.then(() => serviceTargets.remove(name));
   const exited = async (timeoutMs = 30_000) => waitFor(`${name} to exit`, async () => !isAlive(record), { timeoutMs, intervalMs: 50 });
   return {
     name,
@@ -171,11 +176,13 @@ export async function startServiceProcess<N extends ServiceName, C extends Servi
     kill: async () => {
       if (isAlive(record)) process.kill(-record.pid, 'SIGKILL');
       await exited();
+      serviceTargets.remove(name);
       await supervisor.stop(name, 0);
     },
     stop: async () => {
       await supervisor.stop(name, 10_000);
       while (isAlive(record)) await sleep(20);
+      serviceTargets.remove(name);
     },
     exited,
   };

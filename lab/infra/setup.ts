@@ -10,6 +10,9 @@
  *   MariaDB, Redis    Debian packages (apt-get) when missing
  *   promtool          Debian's prometheus package, when missing: `npm test` checks the alert rules with it
  *   Chromium          Debian's chromium, when missing: the console's test drives it (playwright-core)
+ *   Metrics stack     Debian's prometheus, prometheus-alertmanager, prometheus-mysqld-exporter and
+ *                     prometheus-redis-exporter (`lab up` starts them); the JMX exporter agent for the
+ *                     brokers from Maven Central (mvn dependency:copy) into .lab/jmx-exporter
  *   Docker engine     an engine that answers is used; else, as root, Debian's docker.io (and
  *                     debootstrap) installed and dockerd started here, logs in .lab/docker/ (no
  *                     systemd on these machines); not root: one line naming the command
@@ -20,8 +23,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { installDirs, nativeInfraDir } from './paths.ts';
-import { apicurioArtifact, toxiproxyModule, versions } from './versions.ts';
-import { kafkaLibs } from './local/kafka.ts';
+import { apicurioArtifact, jmxExporterArtifact, toxiproxyModule, versions } from './versions.ts';
+import { jmxAgentJar, kafkaLibs } from './local/kafka.ts';
+import { observabilityBinaries, observabilityPackages } from '../observability/stack.ts';
 import { mariadbBinaries } from './local/mariadb.ts';
 import { redisBinaries } from './local/redis.ts';
 import { apicurioJar, registryJava, registryMinJava } from './local/registry.ts';
@@ -65,7 +69,10 @@ function installAptPackages(): void {
   if (!which(redisBinaries)) missing.push('redis-server');
   if (!which(promtoolBinaries)) missing.push('prometheus');
   if (!findChromium()) missing.push('chromium');
-  if (missing.length === 0) return log('MariaDB, Redis, promtool and Chromium: present');
+  observabilityPackages.forEach((name, index) => {
+    if (!which(Object.values(observabilityBinaries)[index]!) && !missing.includes(name)) missing.push(name);
+  });
+  if (missing.length === 0) return log('MariaDB, Redis, Prometheus, Alertmanager, the exporters and Chromium: present');
   if (!isRoot()) throw new MissingPrerequisiteError(`${missing.join(', ')} missing, and installing needs root: ${aptInstall(missing.join(' '))}`);
   timed(`apt-get install ${missing.join(' ')}`, () => {
     run('apt-get', ['update', '-qq']);
@@ -82,6 +89,13 @@ function installKafka(mvn: string): void {
     installAtomically(installDirs.kafka(versions.kafka), (tmp) =>
       run(mvn, ['-q', '-B', '-f', path.join(nativeInfraDir, 'pom.xml'), `-Dkafka.version=${versions.kafka}`, 'dependency:copy-dependencies', `-DoutputDirectory=${path.join(tmp, 'libs')}`]),
     ),
+  );
+}
+
+function installJmxExporter(mvn: string): void {
+  if (fs.existsSync(jmxAgentJar())) return log(`JMX exporter agent ${versions.jmxExporter}: present`);
+  timed(`JMX exporter agent ${versions.jmxExporter} from Maven Central`, () =>
+    installAtomically(installDirs.jmxExporter, (tmp) => run(mvn, ['-q', '-B', 'dependency:copy', `-Dartifact=${jmxExporterArtifact}`, `-DoutputDirectory=${tmp}`])),
   );
 }
 
@@ -150,6 +164,7 @@ async function main(): Promise<void> {
   installAptPackages();
   installKafka(mvn);
   installApicurio(mvn);
+  installJmxExporter(mvn);
   installToxiproxy(go);
   if (!registryJava()) {
     throw new MissingPrerequisiteError(`the schema registry needs Java ${registryMinJava}+ (found none under JAVA21_HOME, JAVA_HOME or /usr/lib/jvm): install a JDK 21+ or set JAVA21_HOME`);

@@ -7,6 +7,8 @@ export const versions = {
   kafka: '4.3.1',
   apicurio: '3.3.3',
   toxiproxy: 'v2.12.0',
+  /** io.prometheus.jmx:jmx_prometheus_javaagent, loaded by every broker (infra/observability/jmx-exporter.yml). */
+  jmxExporter: '1.0.1',
   /** Image tags for the containers provider and docker-compose.yml. */
   images: {
     kafka: 'apache/kafka:4.3.1',
@@ -19,4 +21,5 @@ export const versions = {
 } as const;
 
 export const toxiproxyModule = 'github.com/Shopify/toxiproxy/v2/cmd/server';
+export const jmxExporterArtifact = `io.prometheus.jmx:jmx_prometheus_javaagent:${versions.jmxExporter}`;
 export const apicurioArtifact = `io.apicurio:apicurio-registry-app:${versions.apicurio}:tar.gz:all`;

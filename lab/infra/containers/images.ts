@@ -16,14 +16,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installDirs, labHome, nativeInfraDir } from '../paths.ts';
 import { versions } from '../versions.ts';
-import { kafkaLibs } from '../local/kafka.ts';
+import { jmxAgentJar, kafkaLibs } from '../local/kafka.ts';
 import { toxiproxyBinary } from '../local/toxiproxy.ts';
 import { docker } from './engine.ts';
 import type { PathMap } from './placement.ts';
 import type { ImagesState } from '../providers/choice.ts';
 
-export type ImageName = 'kafka' | 'registry' | 'mariadb' | 'redis' | 'toxiproxy';
-export const imageNames: ImageName[] = ['kafka', 'registry', 'mariadb', 'redis', 'toxiproxy'];
+export type ImageName = 'kafka' | 'registry' | 'mariadb' | 'redis' | 'toxiproxy' | 'observability';
+export const imageNames: ImageName[] = ['kafka', 'registry', 'mariadb', 'redis', 'toxiproxy', 'observability'];
 
 export const officialBase = 'debian:trixie';
 export const localBase = 'lab/debian-base:trixie';
@@ -36,6 +36,7 @@ export const imageDirs = {
   nativeInfra: '/opt/lab/native',
   apicurio: '/opt/apicurio',
   toxiproxy: '/usr/local/bin/lab-toxiproxy-server',
+  jmxExporter: '/opt/lab/jmx-exporter',
 };
 
 /** Host install paths → image paths, for rewriting the local command lines. */
@@ -45,6 +46,7 @@ export function imagePathMap(): PathMap {
     [nativeInfraDir, imageDirs.nativeInfra],
     [installDirs.apicurio(versions.apicurio), imageDirs.apicurio],
     [toxiproxyBinary(), imageDirs.toxiproxy],
+    [installDirs.jmxExporter, imageDirs.jmxExporter],
   ];
 }
 
@@ -57,10 +59,18 @@ export const imageTools = {
   redisCli: '/usr/bin/redis-cli',
   registryJava: 'java',
   apicurioVersion: versions.apicurio,
+  // Debian's packages in the observability image.
+  prometheus: '/usr/bin/prometheus',
+  alertmanager: '/usr/bin/prometheus-alertmanager',
+  mysqldExporter: '/usr/bin/prometheus-mysqld-exporter',
+  redisExporter: '/usr/bin/prometheus-redis-exporter',
 };
 
 /** Which image runs a process of the local cluster (its one-shot steps included). */
 export function imageFor(processName: string): ImageName {
+  // First: 'mysqld-exporter' would match the mariadb image's prefix. The lab exporter is a Node process
+  // of the checkout and runs natively, as the services do.
+  if (['prometheus', 'alertmanager', 'mysqld-exporter', 'redis-exporter'].includes(processName)) return 'observability';
   if (processName === 'controller' || /^broker-\d+/.test(processName) || processName.startsWith('controller-')) return 'kafka';
   if (processName === 'registry') return 'registry';
   if (processName.startsWith('mysql')) return 'mariadb';
@@ -82,6 +92,7 @@ export function contextEntries(name: ImageName): ContextEntry[] {
       return [
         { from: kafkaLibs(), to: 'libs' },
         { from: path.join(nativeInfraDir, 'log4j2.properties'), to: 'log4j2.properties' },
+        { from: jmxAgentJar(), to: path.basename(jmxAgentJar()) },
       ];
     case 'registry':
       return [{ from: installDirs.apicurio(versions.apicurio), to: 'apicurio' }];
@@ -89,6 +100,7 @@ export function contextEntries(name: ImageName): ContextEntry[] {
       return [{ from: toxiproxyBinary(), to: 'lab-toxiproxy-server' }];
     case 'mariadb':
     case 'redis':
+    case 'observability':
       return [];
   }
 }

@@ -17,7 +17,7 @@ import { placeInContainer } from '../containers/placement.ts';
 import { installDirs, keptLogsRoot, labHome, repoRoot, runPaths } from '../paths.ts';
 import { canConnect, freePorts } from '../ports.ts';
 import { proxyName, proxyPlan } from '../proxies.ts';
-import { findInstalledPrerequisites } from '../prerequisites.ts';
+import { findInstalledPrerequisites, findObservabilityTools } from '../prerequisites.ts';
 import { brokerSpec, controllerSpec, newClusterId, prepareKafka, replicationLinks, type KafkaPlan } from './kafka.ts';
 import { defaultShape, shapeDifferences, wantedShape, type LabRequirements } from '../requirements.ts';
 import { redisClusterCreateSpec, redisClusterNodePattern, redisClusterNodeSpec, redisClusterNodeName, redisClusterReady, redisClusterSize, type RedisClusterNode } from './redis-cluster.ts';
@@ -28,11 +28,15 @@ import { keepLogs, latestKeptLogs, tailLines } from './logs.ts';
 import { Startup } from './startup.ts';
 import { guardName, isAlive, isStopped, Supervisor, type ProcessSpec } from './supervisor.ts';
 import { toxiproxySpec } from './toxiproxy.ts';
+import {
+  alertmanagerSpec, labExporterSpec, mysqldExporterSpec, observabilityPorts, observabilityProcesses, prometheusSpec, redisExporterSpec, writeObservabilityConfig,
+  type ObservabilityPlan, type ObservabilityTools,
+} from '../../observability/stack.ts';
 
 export const supervisor = new Supervisor(runPaths.pids);
 
 /** Stop order: clients' view first (proxy last so in-flight requests fail fast, not hang). */
-export const stopOrder = [guardName, 'registry', 'broker-1', 'broker-2', 'broker-3', 'controller', 'mysql', 'redis', 'toxiproxy'];
+export const stopOrder = [guardName, ...observabilityProcesses, 'registry', 'broker-1', 'broker-2', 'broker-3', 'controller', 'mysql', 'redis', 'toxiproxy'];
 
 export interface UpOptions {
   brokers?: number;
@@ -76,6 +80,7 @@ export async function clusterProblems(descriptor: EnvironmentDescriptor): Promis
     'toxiproxy', 'controller', 'mysql', 'redis', 'registry',
     ...descriptor.kafka.brokers.map((b) => `broker-${b.id}`),
     ...(descriptor.redisCluster?.nodes ?? []).map((_, index) => redisClusterNodeName(index + 1)),
+    ...(descriptor.observability ? observabilityProcesses : []),
   ];
   for (const name of expected) {
     if (!supervisor.running(name)) problems.push(`${name} is not running`);
@@ -85,6 +90,9 @@ export async function clusterProblems(descriptor: EnvironmentDescriptor): Promis
     ...descriptor.kafka.brokers.map((b): [string, string] => [`broker-${b.id} proxy`, b.address]),
     ['mysql proxy', `${descriptor.mysql.host}:${descriptor.mysql.port}`],
     ['redis proxy', `${descriptor.redis.host}:${descriptor.redis.port}`],
+    ...(descriptor.observability
+      ? [['prometheus', new URL(descriptor.observability.prometheusUrl).host] as [string, string], ['alertmanager', new URL(descriptor.observability.alertmanagerUrl).host] as [string, string]]
+      : []),
   ];
   for (const [what, address] of endpoints) {
     const [host = '127.0.0.1', port] = address.split(':');
@@ -120,7 +128,7 @@ export async function upLocalCluster(options: UpOptions): Promise<{ descriptor: 
   } else if ((await reapCheckoutContainers()) > 0) {
     log('removed the containers of a previous run that left no pid files');
   }
-  const tools = provider === 'containers' ? imageTools : findInstalledPrerequisites();
+  const tools = provider === 'containers' ? imageTools : { ...findInstalledPrerequisites(), ...findObservabilityTools() };
   const images = provider === 'containers' ? ensureImages(log) : undefined;
   fs.mkdirSync(runPaths.logs, { recursive: true });
   const startup = new Startup(supervisor, log, options.signal);
@@ -220,7 +228,7 @@ export function processesMentioning(text: string): number[] {
 /** A path as the user types it: relative inside the checkout, absolute elsewhere (LAB_HOME). */
 const relative = (file: string) => (file.startsWith(repoRoot + path.sep) ? path.relative(repoRoot, file) : file);
 
-type Tools = Omit<ReturnType<typeof findInstalledPrerequisites>, 'mariadbClient'> & { mariadbClient: string };
+type Tools = Omit<ReturnType<typeof findInstalledPrerequisites>, 'mariadbClient'> & { mariadbClient: string } & ObservabilityTools;
 
 type Place = (spec: ProcessSpec) => ProcessSpec;
 
@@ -252,17 +260,18 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
   const place = placer(images, newClusterId());
   const run = (spec: ProcessSpec) => startup.run(place(spec));
   const mariadbClient = images ? ['docker', 'exec', containerName(labHome, 'mysql'), tools.mariadbClient] : [tools.mariadbClient];
-  const [toxiproxyPort, controllerPort, mysqlPort, mysqlProxyPort, redisPort, redisProxyPort, registryPort, registryManagementPort, registryProxyPort, ...brokerPorts] =
-    await freePorts(9 + brokerCount * 3);
+  const [toxiproxyPort, controllerPort, mysqlPort, mysqlProxyPort, redisPort, redisProxyPort, registryPort, registryManagementPort, registryProxyPort, prometheusPort, alertmanagerPort, mysqldExporterPort, redisExporterPort, labExporterPort, ...brokerPorts] =
+    await freePorts(14 + brokerCount * 4);
   const shape = defaultShape;
   const kafkaPlan: KafkaPlan = {
     clusterId: newClusterId(),
     controller: { id: 0, port: controllerPort! },
     brokers: Array.from({ length: brokerCount }, (_, index) => ({
       id: index + 1,
-      internalPort: brokerPorts[index * 3]!,
-      clientPort: brokerPorts[index * 3 + 1]!,
-      proxyPort: brokerPorts[index * 3 + 2]!,
+      internalPort: brokerPorts[index * 4]!,
+      clientPort: brokerPorts[index * 4 + 1]!,
+      proxyPort: brokerPorts[index * 4 + 2]!,
+      metricsPort: brokerPorts[index * 4 + 3]!,
     })),
     settings: { controller: shape.kafka.controller, brokers: shape.kafka.brokers },
   };
@@ -295,14 +304,42 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
     redis: { host: '127.0.0.1', port: redisProxyPort!, proxy: proxyName.redis },
     toxiproxy: { url: toxiproxyUrl },
     processControl: { kind: 'local', runDir: runPaths.root },
+    observability: { prometheusUrl: `http://127.0.0.1:${prometheusPort}`, alertmanagerUrl: `http://127.0.0.1:${alertmanagerPort}` },
     namePrefix: 'lab',
     startedAt: new Date().toISOString(),
     shape,
   };
   fs.writeFileSync(kafkaPlanFile(), JSON.stringify(kafkaPlan, null, 2));
 
+  const observability: ObservabilityPlan = {
+    prometheusPort: prometheusPort!, alertmanagerPort: alertmanagerPort!, mysqldExporterPort: mysqldExporterPort!, redisExporterPort: redisExporterPort!, labExporterPort: labExporterPort!,
+    brokers: kafkaPlan.brokers.map((b) => ({ id: b.id, metricsPort: b.metricsPort! })),
+  };
+
+  writeObservabilityConfig(observability, { port: mysqlPort!, user: 'lab', password: mysqlPassword }); // the brokers' JMX agent reads its config from there too
+
   // 2. The rest in parallel: each component's own chain of steps. The first to fail aborts the others.
   await startup.all([
+    // Metrics: nothing here waits for the cluster (exporters connect per scrape or retry), so the stack
+    // starts beside it and costs the start-up only its own few hundred milliseconds.
+    async () => {
+      const specs = [
+        alertmanagerSpec(tools.alertmanager, observability),
+        prometheusSpec(tools.prometheus, observability),
+        redisExporterSpec(tools.redisExporter, observability, redisPort!),
+        mysqldExporterSpec(tools.mysqldExporter, observability),
+      ];
+      for (const spec of specs) await started(spec);
+      // The lab exporter is a Node process of the checkout, native under either provider (like services).
+      await startup.start(labExporterSpec({
+        port: labExporterPort!,
+        brokers: kafkaPlan.brokers.map((b) => `127.0.0.1:${b.internalPort}`),
+        mysql: { host: '127.0.0.1', port: mysqlPort!, user: 'lab', password: mysqlPassword },
+      }), relative);
+      await startup.waitFor('the observability stack', async () => (await Promise.all(observabilityPorts(observability).map((port) => canConnect(port)))).every(Boolean), {
+        timeoutMs: 60_000, hint: 'see .lab/run/logs/{prometheus,alertmanager,mysqld-exporter,redis-exporter,lab-exporter}.log',
+      });
+    },
     () => startKafka(startup, place, kafkaPlan, descriptor),
     async () => {
       await initMariadb(tools.mariadbInstallDb, run);
@@ -329,7 +366,7 @@ async function startProcesses(startup: Startup, tools: Tools, options: UpOptions
 async function startKafka(startup: Startup, place: Place, plan: KafkaPlan, descriptor: EnvironmentDescriptor): Promise<void> {
   await prepareKafka(plan, (spec) => startup.run(place(spec)));
   await startup.start(place({ ...controllerSpec(plan), readyPort: plan.controller.port }), relative);
-  await Promise.all(plan.brokers.map((broker) => startup.start(place({ ...brokerSpec(broker.id), readyPort: broker.clientPort }), relative)));
+  await Promise.all(plan.brokers.map((broker) => startup.start(place({ ...brokerSpec(broker.id, broker.metricsPort), readyPort: broker.clientPort }), relative)));
   await waitForBrokers(startup, descriptor, plan.brokers.length);
 }
 

@@ -32,6 +32,8 @@ export interface KafkaPlan {
     internalPort: number;
     clientPort: number;
     proxyPort: number;
+    /** The JMX exporter agent's port (Prometheus scrapes it); absent: no agent. */
+    metricsPort?: number;
     /** With replication links: per follower id, this broker's REPLICA_<follower> listener and its proxy. */
     replication?: Record<number, { port: number; proxyPort: number }>;
   }>;
@@ -142,9 +144,21 @@ export function newClusterId(): string {
   }
 }
 
-function javaArgs(name: string, heapMb: number, mainClass: string, extra: string[]): string[] {
+/** The JMX exporter agent's jar (installed by `npm run setup` into .lab/jmx-exporter). */
+export function jmxAgentJar(): string {
+  return path.join(installDirs.jmxExporter, `jmx_prometheus_javaagent-${versions.jmxExporter}.jar`);
+}
+
+/** `-javaagent:<jar>=127.0.0.1:<port>:<config>`: the agent serves /metrics on loopback only. */
+export function jmxAgentFlag(port: number): string {
+  // The config is the run dir's copy (lab/observability/stack.ts), at the same path in a container.
+  return `-javaagent:${jmxAgentJar()}=127.0.0.1:${port}:${path.join(runPaths.root, 'observability', 'jmx-exporter.yml')}`;
+}
+
+function javaArgs(name: string, heapMb: number, mainClass: string, extra: string[], agents: string[] = []): string[] {
   return [
     ...jvmFlags({ heapMb }),
+    ...agents,
     `-Dlog4j2.configurationFile=${path.join(nativeInfraDir, 'log4j2.properties')}`,
     `-Dlab.process=${name}`,
     '-cp',
@@ -188,12 +202,12 @@ export function controllerSpec(plan: KafkaPlan): ProcessSpec {
   };
 }
 
-export function brokerSpec(brokerId: number): ProcessSpec {
+export function brokerSpec(brokerId: number, metricsPort?: number): ProcessSpec {
   const name = `broker-${brokerId}`;
   return {
     name,
     command: javaBinary(),
-    args: javaArgs(name, 512, 'kafka.Kafka', [path.join(runPaths.conf(name), 'server.properties')]),
+    args: javaArgs(name, 512, 'kafka.Kafka', [path.join(runPaths.conf(name), 'server.properties')], metricsPort ? [jmxAgentFlag(metricsPort)] : []),
     logFile: runPaths.log(name),
   };
 }
