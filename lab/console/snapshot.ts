@@ -9,19 +9,17 @@
  *   await source.deadLetters()                 // the newest DLQ records with their error headers
  *   await source.close();
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Admin } from 'kafkajs';
 import type { Pool } from 'mysql2/promise';
 import { EnvelopeSerde, failureHeaders, RegistrySchemaSource } from '../../src/contract.ts';
 import type { EnvironmentDescriptor, LabEnvironment } from '../infra/environment.ts';
 import { kafka, mysqlPool } from '../infra/clients.ts';
 import { describeProcesses } from '../infra/local/cluster.ts';
-import { runPaths } from '../infra/paths.ts';
 import { groupLags, type GroupLag } from '../observe/group-lag.ts';
 import { OffsetProbe, type PartitionOffsets } from '../observe/offsets.ts';
 import { outboxBacklogs, type OutboxBacklog } from '../observe/outbox-backlog.ts';
 import { readTopic } from '../observe/topic.ts';
+import { readFaultLog, type FaultLogEntry } from '../nemesis/chaos.ts';
 import { signals } from '../observability/signals.ts';
 
 /** Topics shown at once: experiments make many; the page's filter narrows them. */
@@ -59,27 +57,6 @@ export interface DeadLetterView {
   /** The decoded envelope, or why it could not be decoded (the reason it is a dead letter, often). */
   envelope?: unknown;
   undecodable?: string;
-}
-
-export interface FaultLogEntry {
-  at: string;
-  action: string;
-  target?: string;
-  [key: string]: unknown;
-}
-
-/** The fault log `lab chaos` appends to (JSON lines in the run dir). */
-export const faultLogFile = () => path.join(runPaths.root, 'faults.jsonl');
-
-export function readFaultLog(file = faultLogFile(), last = 50): FaultLogEntry[] {
-  if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(-last).flatMap((line) => {
-    try {
-      return [JSON.parse(line) as FaultLogEntry];
-    } catch {
-      return [];
-    }
-  });
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -135,7 +112,7 @@ export class ConsoleSource {
       topicsOmitted: topics.omitted,
       groups,
       outbox,
-      faults: readFaultLog(),
+      faults: readFaultLog().slice(-50),
       errors,
     };
   }

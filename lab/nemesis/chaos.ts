@@ -73,7 +73,7 @@ export function parseChaos(words: string[]): ChaosAction {
   }
 }
 
-/** `at` as the console (lab/console/snapshot.ts on main) reads it. */
+/** One line of the fault log, as `lab status` and the console (lab/console) show it. */
 export interface FaultLogEntry {
   at: string;
   action: string;
@@ -87,9 +87,16 @@ export function appendFaultLog(entry: FaultLogEntry, file = faultLogFile()): voi
   fs.appendFileSync(file, `${JSON.stringify(entry)}\n`);
 }
 
+/** Every entry, oldest first; a torn last line (a chaos call killed mid-write) is skipped, not fatal. */
 export function readFaultLog(file = faultLogFile()): FaultLogEntry[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as FaultLogEntry);
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).flatMap((line) => {
+    try {
+      return [JSON.parse(line) as FaultLogEntry];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Carries out one action on the running cluster; returns what was done, one line each. */

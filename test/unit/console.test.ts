@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Admin } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { consolePage } from '../../lab/console/page.ts';
-import { readFaultLog } from '../../lab/console/snapshot.ts';
+import { readFaultLog } from '../../lab/nemesis/chaos.ts';
 import { groupLags } from '../../lab/observe/group-lag.ts';
 import { externalLoads } from '../../lab/report/screenshot.ts';
 
@@ -16,9 +16,9 @@ describe('lab console', () => {
     expect(html).not.toMatch(/innerHTML|insertAdjacentHTML|document\.write/);
   });
 
-  it('the fault log keeps the last entries and skips a torn line', () => {
+  it('the fault log (lab chaos) is read oldest first, skipping a torn line', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'faults-')), 'faults.jsonl');
-    fs.writeFileSync(file, ['{"at":"2026-01-01T00:00:00Z","action":"broker kill","target":"broker-2"}', '{"at":"2026', '{"at":"2026-01-01T00:00:05Z","action":"heal all"}', ''].join('\n'));
+    fs.writeFileSync(file, ['{"at":"2026-01-01T00:00:00Z","action":"broker kill","target":"broker-2"}', '{"at":"2026', '{"at":"2026-01-01T00:00:05Z","action":"heal all","target":"all"}', ''].join('\n'));
     expect(readFaultLog(file).map((f) => f.action)).toEqual(['broker kill', 'heal all']);
     expect(readFaultLog(path.join(path.dirname(file), 'none.jsonl'))).toEqual([]);
   });
