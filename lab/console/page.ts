@@ -105,11 +105,12 @@ function sparkline(points) {
 
 function renderMetrics(m) {
   if (!m.available) return note('metrics', m.reason);
-  put('metrics', el('div', { class: 'charts' }, ...m.series.map((s) => {
+  $('metrics').classList.remove('muted');
+  $('metrics').replaceChildren(...m.series.map((s) => {
     const last = s.points.length ? s.points[s.points.length - 1][1] : undefined;
     const value = last === undefined ? 'no data' : s.unit === 'percentunit' ? (last * 100).toFixed(1) + ' %' : +last.toFixed(3) + (s.unit === 's' ? ' s' : s.unit === 'ops' ? ' /s' : '');
     return el('div', { class: 'chart' }, el('div', {}, s.title + ': ', el('b', {}, value)), sparkline(s.points));
-  })));
+  }));
 }
 
 async function json(path) {

@@ -21,13 +21,8 @@ import http from 'node:http';
 import { Admin } from '@platformatic/kafka';
 import mysql from 'mysql2/promise';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { outboxBacklogs } from '../observe/outbox-backlog.ts';
 import type { LabExporterConfig } from './stack.ts';
-
-export interface OutboxRow {
-  database: string;
-  backlog: number;
-  oldestAgeSeconds: number;
-}
 
 export interface GroupLag {
   group: string;
@@ -53,27 +48,6 @@ export function consumerLag(
 
 /** Topics the exporter measures: the lab's own, not Kafka's internal ones. */
 export const measuredTopic = (topic: string) => !topic.startsWith('__');
-
-/** Backlog and oldest-row age of every database holding an outbox_event table. */
-export async function readOutboxes(pool: mysql.Pool): Promise<OutboxRow[]> {
-  const [schemas] = await pool.query<mysql.RowDataPacket[]>(
-    "SELECT table_schema AS db FROM information_schema.tables WHERE table_name = 'outbox_event' AND table_type = 'BASE TABLE'",
-  );
-  const rows: OutboxRow[] = [];
-  for (const { db } of schemas as Array<{ db: string }>) {
-    try {
-      const [result] = await pool.query<mysql.RowDataPacket[]>(
-        `SELECT COUNT(*) AS backlog, COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(created_at), NOW(6)), 0) / 1e6 AS age FROM ${mysql.escapeId(db)}.outbox_event WHERE published_at IS NULL`,
-      );
-      const row = result[0] as { backlog: number | string; age: number | string };
-      rows.push({ database: db, backlog: Number(row.backlog), oldestAgeSeconds: Math.max(0, Number(row.age)) });
-    } catch (error) {
-      // Dropped between the listing and the count (an arena's teardown): not an error of the exporter.
-      if (!/ER_NO_SUCH_TABLE|ER_BAD_DB_ERROR|doesn't exist|Unknown database/.test(String(error))) throw error;
-    }
-  }
-  return rows;
-}
 
 /** Committed offsets of every group, the LSO and HW of every lab topic's partitions. */
 export async function readKafka(admin: Admin): Promise<{ lag: GroupLag[]; ends: Array<{ topic: string; partition: number; offset: number }> }> {
@@ -117,7 +91,7 @@ async function main(): Promise<void> {
 
   const refreshMysql = async () => {
     try {
-      const rows = await readOutboxes(pool);
+      const rows = await outboxBacklogs(pool);
       backlog.reset();
       age.reset();
       for (const row of rows) {
