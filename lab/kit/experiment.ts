@@ -28,6 +28,7 @@ import { History } from '../history/history.ts';
 import { disposeArenas } from '../infra/arena.ts';
 import { pendingWaits } from '../infra/ports.ts';
 import { propertyParameters, propertyTimeout } from '../generators/run.ts';
+import { sampleCaseMetrics } from '../observability/arm-metrics.ts';
 import { formatValue } from '../report/format.ts';
 import { recordArm, type ArmResult, type ExpectationResult, type ReportTable } from '../report/results.ts';
 import { deadline } from '../util/deadline.ts';
@@ -156,6 +157,7 @@ export async function runArm<A extends AsyncDisposable, C>(
   const runCase = async (input: C): Promise<void> => {
     const index = started++;
     const history = new History(`${experiment.id} ${arm} #${index}`);
+    const startedAt = Date.now();
     lastHistory = history;
     let arena: A | undefined;
     try {
@@ -176,6 +178,9 @@ export async function runArm<A extends AsyncDisposable, C>(
       failingHistory ??= history;
       throw error;
     } finally {
+      // What the cluster's Prometheus saw of this arena during the case, drawn under its fault windows.
+      const prefix = (arena as { id?: unknown } | undefined)?.id;
+      if (typeof prefix === 'string') await sampleCaseMetrics(history, { prefix, startedAt });
       await arena?.[Symbol.asyncDispose]();
     }
   };

@@ -68,3 +68,17 @@ describe('observability rules and dashboards', () => {
     }
   });
 });
+
+describe('a case\'s Prometheus panels (lab/observability/arm-metrics.ts)', () => {
+  it('select the arena\'s own database, groups and DLQ topics by its id, regex-escaped', async () => {
+    const { caseQueries } = await import('../../lab/observability/arm-metrics.ts');
+    const queries = caseQueries('e005_replay1');
+    expect(queries.map((q) => q.query)).toEqual([
+      'sum(lab_outbox_backlog{database=~"e005_replay1.*"})',
+      'sum(lab_consumergroup_lag{group=~"e005_replay1.*"})',
+      'sum(lab_topic_end_offset{topic=~"e005_replay1.*\\\\.dlq"})',
+      'lab:cache_hit_ratio:rate1m',
+    ]);
+    expect(caseQueries('a.b')[0]!.query).toBe('sum(lab_outbox_backlog{database=~"a\\\\.b.*"})');
+  });
+});
