@@ -4,7 +4,7 @@
  * (It used to wait out the registry's 90 s timeout for a registry that had died in its first second,
  * then delete .lab/run with the logs while printing that they stay.)
  *
- * Setup: a second, throw-away LAB_HOME sharing this checkout's installed Kafka, Apicurio and Toxiproxy,
+ * Setup: a second, throw-away LAB_HOME sharing this checkout's installed Kafka, Apicurio, JMX agent and Toxiproxy,
  * and a stand-in "Java 21" (JAVA21_HOME) that reports version 99 and, as the registry, prints Quarkus'
  * port-conflict error and exits 1. Everything else (Toxiproxy, MariaDB, Redis, Kafka) is real, and
  * caught mid start-up. Needs no cluster of its own; lives under lab/ because it starts real processes.
@@ -54,7 +54,7 @@ function processesOf(dir: string): number[] {
 
 beforeAll(() => {
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-failed-start-'));
-  for (const dir of [installDirs.kafka(versions.kafka), installDirs.apicurio(versions.apicurio)]) {
+  for (const dir of [installDirs.kafka(versions.kafka), installDirs.apicurio(versions.apicurio), installDirs.jmxExporter]) {
     fs.mkdirSync(path.dirname(path.join(home, path.relative(labHome, dir))), { recursive: true });
     fs.symlinkSync(dir, path.join(home, path.relative(labHome, dir)));
   }
